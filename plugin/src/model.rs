@@ -1,0 +1,204 @@
+//! The maintenance domain's records, in their canonical form.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time at millisecond precision, printed exactly as
+/// JavaScript's `Date.prototype.toISOString` does so that every instant the
+/// plugin emits compares equal as a string when it is equal as a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(DateTime<Utc>);
+
+impl Instant {
+    /// Truncates `time` to whole milliseconds.
+    pub fn from_datetime(time: DateTime<Utc>) -> Self {
+        Self::from_millis(time.timestamp_millis()).unwrap_or(Self(time))
+    }
+
+    /// The instant `millis` milliseconds after the Unix epoch, if it is
+    /// representable.
+    pub fn from_millis(millis: i64) -> Option<Self> {
+        Utc.timestamp_millis_opt(millis).single().map(Self)
+    }
+
+    /// Parses an RFC 3339 date-time with an explicit offset or `Z`.
+    pub fn parse(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|time| Self::from_datetime(time.with_timezone(&Utc)))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// The instant `minutes` minutes later, if representable.
+    pub fn plus_minutes(self, minutes: i64) -> Option<Self> {
+        minutes
+            .checked_mul(60_000)
+            .and_then(|delta| self.millis().checked_add(delta))
+            .and_then(Self::from_millis)
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl Serialize for Instant {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 date-time: {text}")))
+    }
+}
+
+/// Where a maintenance window is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Scheduled,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Scheduled,
+        Status::InProgress,
+        Status::Completed,
+        Status::Cancelled,
+    ];
+
+    /// The status as it is spelled in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Scheduled => "scheduled",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Whether a window in this status still holds its systems. Time is
+    /// deliberately not consulted: a scheduled window in the past is still
+    /// active until something moves it on.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Scheduled | Status::InProgress)
+    }
+}
+
+/// Deduplicates and sorts system ids, the one order the plugin ever emits,
+/// so that reordering the same set never looks like a change.
+pub fn canonical_system_ids(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// A maintenance window as the plugin stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub suppress_notifications: bool,
+    pub status: Status,
+    pub start_at: Instant,
+    pub end_at: Instant,
+    pub system_ids: Vec<String>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+/// One entry of a window's log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEntry {
+    pub id: String,
+    pub maintenance_id: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_change: Option<Status>,
+    pub created_at: Instant,
+    /// Absent for writes made by automation rather than a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// The public view of a window: the `window` artifact and the payload of
+/// both triggers share this shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowView {
+    pub maintenance_id: String,
+    pub status: Status,
+    pub system_ids: Vec<String>,
+    pub start_at: Instant,
+    pub end_at: Instant,
+}
+
+impl From<&Window> for WindowView {
+    fn from(window: &Window) -> Self {
+        Self {
+            maintenance_id: window.id.clone(),
+            status: window.status,
+            system_ids: canonical_system_ids(window.system_ids.iter().cloned()),
+            start_at: window.start_at,
+            end_at: window.end_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_print_like_javascript_to_iso_string() {
+        let instant = Instant::parse("2026-03-01T12:00:00+02:00").unwrap();
+        assert_eq!(instant.to_string(), "2026-03-01T10:00:00.000Z");
+        let instant = Instant::parse("2026-03-01T10:00:00.123456Z").unwrap();
+        assert_eq!(instant.to_string(), "2026-03-01T10:00:00.123Z");
+    }
+
+    #[test]
+    fn instants_without_an_offset_are_rejected() {
+        assert!(Instant::parse("2026-03-01T10:00:00").is_none());
+        assert!(Instant::parse("2026-03-01").is_none());
+        assert!(Instant::parse("tomorrow").is_none());
+    }
+
+    #[test]
+    fn system_ids_are_deduplicated_and_sorted() {
+        let ids = canonical_system_ids(["b", "a", "b", "c"].map(String::from));
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn statuses_round_trip_their_spelling() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::parse("done"), None);
+    }
+}

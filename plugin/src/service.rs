@@ -1,0 +1,423 @@
+//! The maintenance service: windows, their update log and the index of
+//! active windows by system, laid out over the host's ordered key-value
+//! store.
+//!
+//! Keys:
+//! - `window/<id>`: the window.
+//! - `active/<system>/<id>`: present while the window is active and covers
+//!   the system, so finding a system's active windows reads only those.
+//! - `update/<id>/<createdAt>/<entry-id>`: the window's log, in time order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::entity::EntityState;
+use crate::host::{Environment, Storage, StorageError};
+use crate::model::{Instant, Status, UpdateEntry, Window, canonical_system_ids};
+
+/// Entries read per page when walking an index.
+const SCAN_PAGE: u32 = 256;
+
+/// Why a service operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceError {
+    Storage(StorageError),
+    /// A stored record no longer parses; names the key and the reason.
+    Corrupt { key: String, reason: String },
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Storage(error) => error.fmt(f),
+            ServiceError::Corrupt { key, reason } => {
+                write!(f, "stored record {key} is corrupt: {reason}")
+            }
+        }
+    }
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(error: StorageError) -> Self {
+        ServiceError::Storage(error)
+    }
+}
+
+/// The fields of a new window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewWindow {
+    pub title: String,
+    pub description: Option<String>,
+    pub system_ids: Vec<String>,
+    pub start_at: Instant,
+    pub end_at: Instant,
+    pub suppress_notifications: bool,
+}
+
+/// A partial change of a window: only the fields present change.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub system_ids: Option<Vec<String>>,
+    pub start_at: Option<Instant>,
+    pub end_at: Option<Instant>,
+    pub suppress_notifications: Option<bool>,
+}
+
+impl WindowPatch {
+    /// The window as it would be after this patch, without storing it.
+    pub fn apply_to(&self, window: &Window) -> Window {
+        let mut patched = window.clone();
+        if let Some(title) = &self.title {
+            patched.title = title.clone();
+        }
+        if let Some(description) = &self.description {
+            patched.description = Some(description.clone());
+        }
+        if let Some(system_ids) = &self.system_ids {
+            patched.system_ids = canonical_system_ids(system_ids.iter().cloned());
+        }
+        if let Some(start_at) = self.start_at {
+            patched.start_at = start_at;
+        }
+        if let Some(end_at) = self.end_at {
+            patched.end_at = end_at;
+        }
+        if let Some(suppress) = self.suppress_notifications {
+            patched.suppress_notifications = suppress;
+        }
+        patched
+    }
+}
+
+/// The domain API over a host's storage.
+pub struct MaintenanceService<'a, H: ?Sized> {
+    host: &'a H,
+}
+
+impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
+    pub fn new(host: &'a H) -> Self {
+        Self { host }
+    }
+
+    /// Stores a new window with the given id, always `scheduled`.
+    pub fn create(&self, input: NewWindow, id: String) -> Result<Window, ServiceError> {
+        let now = self.host.now();
+        let window = Window {
+            id,
+            title: input.title,
+            description: input.description,
+            suppress_notifications: input.suppress_notifications,
+            status: Status::Scheduled,
+            start_at: input.start_at,
+            end_at: input.end_at,
+            system_ids: canonical_system_ids(input.system_ids),
+            created_at: now,
+            updated_at: now,
+        };
+        self.save(None, &window)?;
+        Ok(window)
+    }
+
+    /// Changes the fields present in `patch`; `None` when the window does
+    /// not exist.
+    pub fn update(&self, id: &str, patch: &WindowPatch) -> Result<Option<Window>, ServiceError> {
+        let Some(existing) = self.get(id)? else {
+            return Ok(None);
+        };
+        let mut patched = patch.apply_to(&existing);
+        patched.updated_at = self.host.now();
+        self.save(Some(&existing), &patched)?;
+        Ok(Some(patched))
+    }
+
+    /// Appends an entry to the window's log, first moving the window to
+    /// `status_change` when given (any status to any status). `None` when
+    /// the window does not exist.
+    pub fn add_update(
+        &self,
+        maintenance_id: &str,
+        message: &str,
+        status_change: Option<Status>,
+        created_by: Option<String>,
+    ) -> Result<Option<(Window, UpdateEntry)>, ServiceError> {
+        let Some(existing) = self.get(maintenance_id)? else {
+            return Ok(None);
+        };
+        let now = self.host.now();
+        let mut window = existing.clone();
+        if let Some(status) = status_change {
+            window.status = status;
+            window.updated_at = now;
+            self.save(Some(&existing), &window)?;
+        }
+        let entry = UpdateEntry {
+            id: self.host.new_id(),
+            maintenance_id: maintenance_id.to_owned(),
+            message: message.to_owned(),
+            status_change,
+            created_at: now,
+            created_by,
+        };
+        let key = format!(
+            "update/{}/{}/{}",
+            escape(maintenance_id),
+            entry.created_at,
+            entry.id
+        );
+        self.put(&key, &entry)?;
+        Ok(Some((window, entry)))
+    }
+
+    /// Completes the window with a log entry; `None` when it does not
+    /// exist.
+    pub fn close(&self, id: &str, message: Option<&str>) -> Result<Option<Window>, ServiceError> {
+        let message = message.unwrap_or("Maintenance completed early");
+        Ok(self
+            .add_update(id, message, Some(Status::Completed), None)?
+            .map(|(window, _)| window))
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Window>, ServiceError> {
+        self.read(&window_key(id))
+    }
+
+    /// The windows active for `system_id`, reading only that system's
+    /// index entries.
+    pub fn active_for_system(&self, system_id: &str) -> Result<Vec<Window>, ServiceError> {
+        let prefix = format!("active/{}/", escape(system_id));
+        let mut windows = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.host.scan(&prefix, SCAN_PAGE, cursor.as_deref())?;
+            for (key, _) in &page.entries {
+                let id = unescape(&key[prefix.len()..]);
+                // The index is kept in step with every save; a window that
+                // is gone or inactive means a bug, and is skipped rather
+                // than closed twice.
+                if let Some(window) = self.get(&id)?
+                    && window.status.is_active()
+                {
+                    windows.push(window);
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(windows)
+    }
+
+    /// The entity state of each id that exists.
+    pub fn entity_states<'i>(
+        &self,
+        ids: impl IntoIterator<Item = &'i str>,
+    ) -> Result<BTreeMap<String, EntityState>, ServiceError> {
+        let mut states = BTreeMap::new();
+        for id in ids {
+            if let Some(window) = self.get(id)? {
+                states.insert(id.to_owned(), EntityState::from(&window));
+            }
+        }
+        Ok(states)
+    }
+
+    /// The window's log, oldest first.
+    pub fn updates(&self, maintenance_id: &str) -> Result<Vec<UpdateEntry>, ServiceError> {
+        let prefix = format!("update/{}/", escape(maintenance_id));
+        let mut entries = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.host.scan(&prefix, SCAN_PAGE, cursor.as_deref())?;
+            for (key, value) in &page.entries {
+                entries.push(decode(key, value)?);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Writes `window`, keeping the active index in step with `previous`.
+    fn save(&self, previous: Option<&Window>, window: &Window) -> Result<(), ServiceError> {
+        let indexed = |w: &Window| -> Vec<String> {
+            if w.status.is_active() {
+                w.system_ids.iter().map(|s| active_key(s, &w.id)).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let before = previous.map(indexed).unwrap_or_default();
+        let after = indexed(window);
+        for key in before.iter().filter(|key| !after.contains(key)) {
+            self.host.delete(key)?;
+        }
+        for key in after.iter().filter(|key| !before.contains(key)) {
+            self.host.set(key, b"")?;
+        }
+        self.put(&window_key(&window.id), window)
+    }
+
+    fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), ServiceError> {
+        let bytes = serde_json::to_vec(value).map_err(|error| ServiceError::Corrupt {
+            key: key.to_owned(),
+            reason: error.to_string(),
+        })?;
+        Ok(self.host.set(key, &bytes)?)
+    }
+
+    fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ServiceError> {
+        self.host
+            .get(key)?
+            .map(|bytes| decode(key, &bytes))
+            .transpose()
+    }
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ServiceError> {
+    serde_json::from_slice(bytes).map_err(|error| ServiceError::Corrupt {
+        key: key.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+fn window_key(id: &str) -> String {
+    format!("window/{}", escape(id))
+}
+
+fn active_key(system_id: &str, window_id: &str) -> String {
+    format!("active/{}/{}", escape(system_id), escape(window_id))
+}
+
+/// Ids are free text; escaping `/` keeps one id from reaching into
+/// another's key range (system `a` must not see the keys of system `a/b`).
+fn escape(segment: &str) -> String {
+    segment.replace('%', "%25").replace('/', "%2F")
+}
+
+fn unescape(segment: &str) -> String {
+    segment.replace("%2F", "/").replace("%25", "%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeHost;
+
+    fn new_window(systems: &[&str]) -> NewWindow {
+        NewWindow {
+            title: "Patch".into(),
+            description: None,
+            system_ids: systems.iter().map(|s| s.to_string()).collect(),
+            start_at: Instant::parse("2026-03-01T10:00:00Z").unwrap(),
+            end_at: Instant::parse("2026-03-01T11:00:00Z").unwrap(),
+            suppress_notifications: false,
+        }
+    }
+
+    #[test]
+    fn created_windows_are_scheduled_with_canonical_systems() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        let window = service
+            .create(new_window(&["b", "a", "b"]), "w1".into())
+            .unwrap();
+        assert_eq!(window.status, Status::Scheduled);
+        assert_eq!(window.system_ids, ["a", "b"]);
+        assert_eq!(service.get("w1").unwrap(), Some(window));
+    }
+
+    #[test]
+    fn active_windows_are_found_through_the_index_only() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        service.create(new_window(&["a", "b"]), "w2".into()).unwrap();
+        service.create(new_window(&["a/b"]), "w3".into()).unwrap();
+        service.close("w1", None).unwrap();
+
+        let ids = |system: &str| -> Vec<String> {
+            service
+                .active_for_system(system)
+                .unwrap()
+                .into_iter()
+                .map(|w| w.id)
+                .collect()
+        };
+        assert_eq!(ids("a"), ["w2"]);
+        assert_eq!(ids("b"), ["w2"]);
+        assert_eq!(ids("a/b"), ["w3"]);
+        assert!(!host.keys().iter().any(|k| k.starts_with("active/a/w1")));
+    }
+
+    #[test]
+    fn reopening_a_window_puts_it_back_in_the_index() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        service.close("w1", Some("done")).unwrap();
+        assert!(service.active_for_system("a").unwrap().is_empty());
+        service
+            .add_update("w1", "again", Some(Status::InProgress), None)
+            .unwrap();
+        assert_eq!(service.active_for_system("a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn replacing_systems_moves_the_index() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        let patch = WindowPatch {
+            system_ids: Some(vec!["c".into()]),
+            ..WindowPatch::default()
+        };
+        service.update("w1", &patch).unwrap().unwrap();
+        assert!(service.active_for_system("a").unwrap().is_empty());
+        assert_eq!(service.active_for_system("c").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn missing_windows_are_reported_as_none() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        assert_eq!(service.update("nope", &WindowPatch::default()).unwrap(), None);
+        assert_eq!(service.add_update("nope", "hi", None, None).unwrap(), None);
+        assert_eq!(service.close("nope", None).unwrap(), None);
+        assert!(host.keys().is_empty());
+    }
+
+    #[test]
+    fn updates_are_logged_in_order() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        service.add_update("w1", "first", None, None).unwrap();
+        host.advance_minutes(1);
+        service.close("w1", None).unwrap();
+        let log = service.updates("w1").unwrap();
+        let messages: Vec<_> = log.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["first", "Maintenance completed early"]);
+        assert_eq!(log[1].status_change, Some(Status::Completed));
+    }
+
+    #[test]
+    fn many_active_windows_are_read_across_pages() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        for i in 0..(SCAN_PAGE as usize * 2 + 3) {
+            service.create(new_window(&["a"]), format!("w{i:04}")).unwrap();
+        }
+        assert_eq!(
+            service.active_for_system("a").unwrap().len(),
+            SCAN_PAGE as usize * 2 + 3
+        );
+    }
+}
