@@ -1,1 +1,144 @@
-pub fn x(){}
+//! A wasmtime host for Checkstack automation plugins.
+//!
+//! It loads a plugin component, gives it host storage, time, randomness
+//! and the entity engine, and nothing else; runs its actions atomically;
+//! and reports everything a run did. It is also the harness plugin authors
+//! test with: fix the clock and the randomness, run actions, and look at
+//! the changes, events and logs that come back.
+//!
+//! ```no_run
+//! use automation_harness::{Harness, RunRequest};
+//! use serde_json::json;
+//!
+//! let harness = Harness::builder().load("maintenance_plugin.wasm".as_ref())?;
+//! let outcome = harness.run(RunRequest::new(
+//!     "set_system",
+//!     json!({"systemId": "db-1", "durationMinutes": 30}),
+//! ))?;
+//! assert_eq!(outcome.events[0].trigger, "maintenance.created");
+//! # anyhow::Ok(())
+//! ```
+
+pub mod backend;
+mod bindings;
+pub mod clock;
+mod entity;
+mod log;
+pub mod masking;
+mod plugin;
+pub mod records;
+mod run;
+pub mod schema;
+mod state;
+mod storage;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use backend::{Backend, MemoryBackend, StoreSnapshot};
+pub use clock::{Clock, FixedClock, Randomness, SystemClock};
+pub use entity::changed_fields;
+pub use plugin::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, Plugin, TriggerInfo};
+pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
+pub use run::{ActionFailure, ActionSuccess, RunOutcome, RunRequest, UnknownAction};
+
+/// A loaded plugin bound to a store, a clock and a source of randomness.
+pub struct Harness {
+    plugin: Plugin,
+    backend: Arc<dyn Backend>,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<Randomness>,
+}
+
+/// Configures a [`Harness`]: by default an in-memory store, the real clock
+/// and randomness from the operating system.
+pub struct HarnessBuilder {
+    backend: Arc<dyn Backend>,
+    clock: Arc<dyn Clock>,
+    randomness: Randomness,
+    engine: Option<wasmtime::Engine>,
+}
+
+impl Default for HarnessBuilder {
+    fn default() -> Self {
+        Self {
+            backend: Arc::new(MemoryBackend::new()),
+            clock: Arc::new(SystemClock),
+            randomness: Randomness::from_os(),
+            engine: None,
+        }
+    }
+}
+
+impl HarnessBuilder {
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Stops the clock at `now`.
+    pub fn fixed_clock(self, now: DateTime<Utc>) -> Self {
+        self.clock(Arc::new(FixedClock::new(now)))
+    }
+
+    /// Makes every random id repeatable.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.randomness = Randomness::seeded(seed);
+        self
+    }
+
+    /// Shares a wasmtime engine, and so its compiled code, between
+    /// harnesses.
+    pub fn engine(mut self, engine: wasmtime::Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Loads the component at `path`.
+    pub fn load(self, path: &Path) -> anyhow::Result<Harness> {
+        let engine = self.engine.clone().unwrap_or_else(default_engine);
+        let plugin = Plugin::load(&engine, path)?;
+        Ok(self.with_plugin(plugin))
+    }
+
+    /// Uses an already loaded plugin.
+    pub fn with_plugin(self, plugin: Plugin) -> Harness {
+        Harness {
+            plugin,
+            backend: self.backend,
+            clock: self.clock,
+            randomness: Arc::new(self.randomness),
+        }
+    }
+}
+
+/// The engine the harness uses unless given one.
+pub fn default_engine() -> wasmtime::Engine {
+    wasmtime::Engine::default()
+}
+
+impl Harness {
+    pub fn builder() -> HarnessBuilder {
+        HarnessBuilder::default()
+    }
+
+    /// The plugin's checked catalog.
+    pub fn catalog(&self) -> &Catalog {
+        self.plugin.catalog()
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}

@@ -55,6 +55,7 @@ fn entity_error(error: wit_entity::EntityError) -> EntityError {
     match error {
         wit_entity::EntityError::UnknownKind(kind) => EntityError::UnknownKind(kind),
         wit_entity::EntityError::InvalidId(reason) => EntityError::InvalidId(reason),
+        wit_entity::EntityError::InvalidOptions(reason) => EntityError::InvalidOptions(reason),
         wit_entity::EntityError::InvalidState(problems) => EntityError::InvalidState(
             problems
                 .into_iter()
@@ -227,10 +228,7 @@ impl wit_plugin::Guest for Component {
         })?;
         let run = actions::RunContext {
             run_id: context.run_id,
-            trigger_actor: context
-                .trigger
-                .and_then(|trigger| trigger.actor)
-                .map(actor_from_wit),
+            trigger_actor: context.actor.map(actor_from_wit),
         };
         match actions::run_action(&WitHost, &action_id, &config, &run) {
             Ok(success) => Ok(wit_plugin::ActionSuccess {

@@ -74,6 +74,7 @@ pub struct MutationOptions {
 pub enum EntityError {
     UnknownKind(String),
     InvalidId(String),
+    InvalidOptions(String),
     InvalidState(Vec<String>),
     AlreadyOpen(String),
     Finished,
@@ -85,6 +86,7 @@ impl fmt::Display for EntityError {
         match self {
             EntityError::UnknownKind(kind) => write!(f, "unknown entity kind {kind}"),
             EntityError::InvalidId(reason) => write!(f, "invalid entity id: {reason}"),
+            EntityError::InvalidOptions(reason) => write!(f, "invalid mutation options: {reason}"),
             EntityError::InvalidState(problems) => {
                 write!(f, "invalid entity state: {}", problems.join("; "))
             }

@@ -1,1 +1,50 @@
+//! Shared set-up for the integration tests: the real component, built
+//! from `plugin/` by this crate's build script, loaded once per test
+//! binary.
 
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use automation_harness::{Backend, Harness, MemoryBackend, Plugin, StoreSnapshot};
+use chrono::{DateTime, Utc};
+
+/// The component this workspace builds.
+pub const PLUGIN_WASM: &str = env!("MAINTENANCE_PLUGIN_WASM");
+
+/// Where the tests' clock stands.
+pub const NOW: &str = "2026-03-01T10:00:00.000Z";
+
+pub fn now() -> DateTime<Utc> {
+    NOW.parse().expect("NOW is a valid instant")
+}
+
+/// The plugin, compiled once per test binary.
+pub fn plugin() -> Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN
+        .get_or_init(|| {
+            let engine = automation_harness::default_engine();
+            Plugin::load(&engine, Path::new(PLUGIN_WASM)).expect("the plugin component loads")
+        })
+        .clone()
+}
+
+/// A harness over `backend` with the clock fixed at [`NOW`] and seeded
+/// randomness.
+pub fn harness_on(backend: Arc<dyn Backend>) -> Harness {
+    Harness::builder()
+        .backend(backend)
+        .fixed_clock(now())
+        .seed(7)
+        .with_plugin(plugin())
+}
+
+/// A harness over a fresh in-memory store.
+pub fn harness() -> Harness {
+    harness_on(Arc::new(MemoryBackend::new()))
+}
+
+/// Everything the harness's store holds.
+pub fn snapshot(harness: &Harness) -> StoreSnapshot {
+    harness.backend().snapshot().expect("the store can be read")
+}

@@ -1,0 +1,58 @@
+//! Shared by the build scripts that need the plugin component: builds
+//! `plugin/` for `wasm32-wasip2` with a nested cargo.
+//!
+//! The nested cargo uses a target directory of its own, because the outer
+//! cargo holds the lock on the main one while build scripts run.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "wasm-release";
+const PACKAGE: &str = "maintenance-plugin";
+const ARTIFACT: &str = "maintenance_plugin.wasm";
+
+/// Builds the component when its sources changed; returns its path.
+pub fn build_plugin_component() -> Result<PathBuf, String> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
+    let workspace = manifest_dir
+        .parent()
+        .ok_or("the crate has no parent directory")?
+        .to_path_buf();
+    for watched in ["plugin", "wit", "Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("plugin-build");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&workspace)
+        .args(["build", "--package", PACKAGE, "--target", TARGET, "--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Flags and wrappers meant for the host build must not reach the
+        // wasm build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET");
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run cargo to build the plugin component: {error}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the plugin component failed ({status}); is the {TARGET} target installed? \
+             `rustup target add {TARGET}`"
+        ));
+    }
+    let artifact = target_dir.join(TARGET).join(PROFILE).join(ARTIFACT);
+    if !Path::new(&artifact).exists() {
+        return Err(format!("the plugin build left no {}", artifact.display()));
+    }
+    Ok(artifact)
+}

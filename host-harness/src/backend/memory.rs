@@ -1,0 +1,178 @@
+//! Host storage in memory: for tests and for throwaway runs.
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RawMutex, lock_api::ArcMutexGuard};
+
+use super::{Backend, Savepoint, StoreSnapshot, Transaction};
+use crate::records::{ChangeRecord, EventRecord};
+
+/// A backend that keeps everything in memory and loses it on drop.
+#[derive(Clone, Default)]
+pub struct MemoryBackend {
+    data: Arc<Mutex<StoreSnapshot>>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn begin(&self) -> anyhow::Result<Box<dyn Transaction>> {
+        Ok(Box::new(MemoryTransaction {
+            data: self.data.lock_arc(),
+            undo: Vec::new(),
+        }))
+    }
+
+    fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>> {
+        Ok(self.data.lock().changes.clone())
+    }
+
+    fn events(&self) -> anyhow::Result<Vec<EventRecord>> {
+        Ok(self.data.lock().events.clone())
+    }
+
+    fn snapshot(&self) -> anyhow::Result<StoreSnapshot> {
+        let mut snapshot = self.data.lock().clone();
+        snapshot.prune();
+        Ok(snapshot)
+    }
+}
+
+/// How to take one write back.
+enum Undo {
+    Key {
+        space: String,
+        key: String,
+        previous: Option<Vec<u8>>,
+    },
+    Change,
+    Event,
+}
+
+/// Holds the store's lock for the whole run, writing in place and keeping
+/// an undo log, so a run costs what it touches rather than a copy of the
+/// store.
+struct MemoryTransaction {
+    data: ArcMutexGuard<RawMutex, StoreSnapshot>,
+    undo: Vec<Undo>,
+}
+
+impl MemoryTransaction {
+    fn undo_to(&mut self, len: usize) {
+        while self.undo.len() > len {
+            match self.undo.pop() {
+                Some(Undo::Key {
+                    space,
+                    key,
+                    previous,
+                }) => {
+                    let values = self.data.spaces.entry(space).or_default();
+                    match previous {
+                        Some(value) => values.insert(key, value),
+                        None => values.remove(&key),
+                    };
+                }
+                Some(Undo::Change) => {
+                    self.data.changes.pop();
+                }
+                Some(Undo::Event) => {
+                    self.data.events.pop();
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn write(&mut self, space: &str, key: &str, value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let values = self.data.spaces.entry(space.to_owned()).or_default();
+        let previous = match value {
+            Some(value) => values.insert(key.to_owned(), value),
+            None => values.remove(key),
+        };
+        self.undo.push(Undo::Key {
+            space: space.to_owned(),
+            key: key.to_owned(),
+            previous: previous.clone(),
+        });
+        previous
+    }
+}
+
+impl Drop for MemoryTransaction {
+    fn drop(&mut self) {
+        self.undo_to(0);
+    }
+}
+
+impl Transaction for MemoryTransaction {
+    fn get(&mut self, space: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .data
+            .spaces
+            .get(space)
+            .and_then(|values| values.get(key))
+            .cloned())
+    }
+
+    fn set(&mut self, space: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.write(space, key, Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&mut self, space: &str, key: &str) -> anyhow::Result<bool> {
+        Ok(self.write(space, key, None).is_some())
+    }
+
+    fn scan(
+        &mut self,
+        space: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        let Some(values) = self.data.spaces.get(space) else {
+            return Ok(Vec::new());
+        };
+        let start = match after {
+            Some(after) if after >= prefix => after,
+            _ => prefix,
+        };
+        Ok(values
+            .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
+            .filter(|(key, _)| Some(key.as_str()) != after)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .take(limit)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+
+    fn savepoint(&mut self) -> anyhow::Result<Savepoint> {
+        Ok(Savepoint(self.undo.len()))
+    }
+
+    fn rollback_to(&mut self, savepoint: Savepoint) -> anyhow::Result<()> {
+        self.undo_to(savepoint.0);
+        Ok(())
+    }
+
+    fn append_change(&mut self, change: &ChangeRecord) -> anyhow::Result<()> {
+        self.data.changes.push(change.clone());
+        self.undo.push(Undo::Change);
+        Ok(())
+    }
+
+    fn append_event(&mut self, event: &EventRecord) -> anyhow::Result<()> {
+        self.data.events.push(event.clone());
+        self.undo.push(Undo::Event);
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.undo.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! Where host storage lives: the plugin's keys, the entity engine's
+//! current states, the change log and the event log.
+//!
+//! A backend hands out one transaction per run. Every write of the run
+//! goes through it and becomes visible to others only on commit; dropping
+//! a transaction without committing rolls it back. Savepoints let an
+//! entity mutation be abandoned without losing the rest of the run.
+
+mod memory;
+
+pub use memory::MemoryBackend;
+
+use std::collections::BTreeMap;
+
+use crate::records::{ChangeRecord, EventRecord};
+
+/// A position in a transaction that it can roll back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Savepoint(pub(crate) usize);
+
+/// A durable or in-memory home for host storage.
+pub trait Backend: Send + Sync + 'static {
+    /// Starts a transaction. Writers are serialised: a second `begin`
+    /// waits until the first transaction ends.
+    fn begin(&self) -> anyhow::Result<Box<dyn Transaction>>;
+
+    /// The change log, oldest first.
+    fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>>;
+
+    /// The trigger event log, oldest first.
+    fn events(&self) -> anyhow::Result<Vec<EventRecord>>;
+
+    /// Everything stored, for comparing a store before and after a run.
+    fn snapshot(&self) -> anyhow::Result<StoreSnapshot>;
+}
+
+/// One run's view of a backend.
+pub trait Transaction: Send {
+    fn get(&mut self, space: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    fn set(&mut self, space: &str, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    /// True when a value was there.
+    fn delete(&mut self, space: &str, key: &str) -> anyhow::Result<bool>;
+    /// At most `limit` entries of `space` whose keys start with `prefix`
+    /// and sort after `after`, in ascending key order.
+    fn scan(
+        &mut self,
+        space: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(String, Vec<u8>)>>;
+    fn savepoint(&mut self) -> anyhow::Result<Savepoint>;
+    /// Undoes every write made since `savepoint`.
+    fn rollback_to(&mut self, savepoint: Savepoint) -> anyhow::Result<()>;
+    fn append_change(&mut self, change: &ChangeRecord) -> anyhow::Result<()>;
+    fn append_event(&mut self, event: &EventRecord) -> anyhow::Result<()>;
+    fn commit(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// The whole content of a store.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreSnapshot {
+    pub spaces: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub changes: Vec<ChangeRecord>,
+    pub events: Vec<EventRecord>,
+}
+
+impl StoreSnapshot {
+    /// Drops empty key spaces, so that snapshots of equal content compare
+    /// equal whatever a rolled-back run touched.
+    pub(crate) fn prune(&mut self) {
+        self.spaces.retain(|_, values| !values.is_empty());
+    }
+}

@@ -1,0 +1,318 @@
+//! `interface entity`: the write protocol of the reactive entity engine.
+//!
+//! The engine keeps each entity's committed state in its own key space.
+//! Opening a mutation reads `prev` from there and sets a savepoint;
+//! committing diffs `prev` against `next` and records a change when a
+//! field differs; abandoning, or dropping an open mutation, rolls the
+//! storage writes made since the savepoint back.
+
+use serde_json::Value;
+use wasmtime::component::Resource;
+
+use crate::backend::Savepoint;
+use crate::bindings::entity::{ChangeReceipt, EntityError, Host, HostMutation, MutationOptions};
+use crate::bindings::types::Problem as WitProblem;
+use crate::clock::format_instant;
+use crate::records::{Actor, ChangeRecord};
+use crate::state::{HostState, Phase};
+
+/// Longest entity id, in bytes.
+pub const MAX_ENTITY_ID_BYTES: usize = 512;
+
+type EntityResult<T> = wasmtime::Result<Result<T, EntityError>>;
+
+/// One open write of one entity; the `mutation` resource.
+pub struct MutationState {
+    kind: String,
+    id: String,
+    actor: Actor,
+    prev: Option<Value>,
+    savepoint: Savepoint,
+    finished: bool,
+}
+
+impl MutationState {
+    fn label(&self) -> String {
+        format!("{}/{}", self.kind, self.id)
+    }
+}
+
+/// The fields whose values differ between two states, sorted. A field
+/// missing on one side differs from any value on the other.
+pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String> {
+    let fields = |state: Option<&Value>| {
+        state
+            .and_then(Value::as_object)
+            .map(|object| object.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut names = fields(prev);
+    names.extend(fields(next));
+    names.sort();
+    names.dedup();
+    names.retain(|name| {
+        prev.and_then(|state| state.get(name)) != next.and_then(|state| state.get(name))
+    });
+    names
+}
+
+fn problems_to_wit(problems: Vec<crate::records::Problem>) -> Vec<WitProblem> {
+    problems
+        .into_iter()
+        .map(|p| WitProblem {
+            path: p.path,
+            message: p.message,
+        })
+        .collect()
+}
+
+fn unavailable(error: anyhow::Error) -> EntityError {
+    EntityError::Unavailable(format!("{error:#}"))
+}
+
+fn state_key(kind: &str, id: &str) -> String {
+    format!("{kind}/{id}")
+}
+
+impl HostState {
+    /// Parses and checks a committed state against the kind's schema.
+    fn check_state(&self, kind: &str, text: &str) -> Result<Value, EntityError> {
+        let invalid = |message: String| {
+            EntityError::InvalidState(vec![WitProblem {
+                path: String::new(),
+                message,
+            }])
+        };
+        let state: Value = serde_json::from_str(text)
+            .map_err(|error| invalid(format!("is not valid JSON: {error}")))?;
+        if !state.is_object() {
+            return Err(invalid("must be a JSON object".into()));
+        }
+        let schema = self
+            .catalog
+            .entity_kinds
+            .get(kind)
+            .ok_or_else(|| EntityError::UnknownKind(kind.to_owned()))?;
+        let problems = schema.problems(&state);
+        if !problems.is_empty() {
+            return Err(EntityError::InvalidState(problems_to_wit(problems)));
+        }
+        Ok(state)
+    }
+
+    fn open_mutation(
+        &mut self,
+        kind: String,
+        id: String,
+        options: MutationOptions,
+    ) -> Result<MutationState, EntityError> {
+        if !self.catalog.entity_kinds.contains_key(&kind) {
+            return Err(EntityError::UnknownKind(kind));
+        }
+        if id.is_empty() || id.len() > MAX_ENTITY_ID_BYTES {
+            return Err(EntityError::InvalidId(format!(
+                "entity ids are 1 to {MAX_ENTITY_ID_BYTES} bytes, this one has {}",
+                id.len()
+            )));
+        }
+        let space = self.entity_space();
+        let run = match self.run.as_mut() {
+            Some(run) if run.phase == Phase::Action => run,
+            Some(_) => {
+                return Err(EntityError::Unavailable(
+                    "the deriver may not write entities".into(),
+                ));
+            }
+            None => {
+                return Err(EntityError::Unavailable(
+                    "entities can only be written during a run".into(),
+                ));
+            }
+        };
+        if let Some(open) = &run.open_mutation {
+            return Err(EntityError::AlreadyOpen(open.clone()));
+        }
+        if let Some(run_id) = &options.run_id
+            && *run_id != run.run_id
+        {
+            return Err(EntityError::InvalidOptions(format!(
+                "run id {run_id} is not the current run {}",
+                run.run_id
+            )));
+        }
+        let prev = run
+            .txn
+            .get(&space, &state_key(&kind, &id))
+            .map_err(unavailable)?
+            .map(|bytes| serde_json::from_slice::<Value>(&bytes))
+            .transpose()
+            .map_err(|error| {
+                EntityError::Unavailable(format!("the stored state of {kind}/{id} is corrupt: {error}"))
+            })?;
+        let savepoint = run.txn.savepoint().map_err(unavailable)?;
+        let mutation = MutationState {
+            actor: options.actor.map(Actor::from).unwrap_or_else(Actor::system),
+            kind,
+            id,
+            prev,
+            savepoint,
+            finished: false,
+        };
+        run.open_mutation = Some(mutation.label());
+        Ok(mutation)
+    }
+
+    fn commit_mutation(
+        &mut self,
+        handle: &Resource<MutationState>,
+        next: Option<String>,
+    ) -> wasmtime::Result<Result<Option<ChangeReceipt>, EntityError>> {
+        let mutation = self.table.get(handle)?;
+        if mutation.finished {
+            return Ok(Err(EntityError::Finished));
+        }
+        let kind = mutation.kind.clone();
+        let next = match next.map(|text| self.check_state(&kind, &text)).transpose() {
+            Ok(next) => next,
+            Err(error) => return Ok(Err(error)),
+        };
+        let space = self.entity_space();
+        let plugin_id = self.catalog.id.clone();
+        let mutation = self.table.get_mut(handle)?;
+        let Some(run) = self.run.as_mut() else {
+            return Ok(Err(EntityError::Unavailable("the run has ended".into())));
+        };
+        mutation.finished = true;
+        run.open_mutation = None;
+        let changed = changed_fields(mutation.prev.as_ref(), next.as_ref());
+        if changed.is_empty() {
+            return Ok(Ok(None));
+        }
+        let key = state_key(&mutation.kind, &mutation.id);
+        let written = match &next {
+            Some(state) => run.txn.set(&space, &key, state.to_string().as_bytes()),
+            None => run.txn.delete(&space, &key).map(|_| ()),
+        };
+        if let Err(error) = written {
+            return Ok(Err(unavailable(error)));
+        }
+        let change = ChangeRecord {
+            change_id: run.randomness.uuid(),
+            plugin_id,
+            kind: mutation.kind.clone(),
+            entity_id: mutation.id.clone(),
+            prev: mutation.prev.clone(),
+            next,
+            changed_fields: changed,
+            actor: mutation.actor.clone(),
+            run_id: Some(run.run_id.clone()),
+            occurred_at: format_instant(run.clock.now()),
+        };
+        let receipt = ChangeReceipt {
+            change_id: change.change_id.clone(),
+            changed_fields: change.changed_fields.clone(),
+            occurred_at: change.occurred_at.clone(),
+        };
+        run.changes.push(change);
+        Ok(Ok(Some(receipt)))
+    }
+
+    /// Rolls an unfinished mutation's writes back and closes it.
+    fn end_mutation(&mut self, handle: &Resource<MutationState>) -> wasmtime::Result<bool> {
+        let mutation = self.table.get_mut(handle)?;
+        if mutation.finished {
+            return Ok(false);
+        }
+        mutation.finished = true;
+        let savepoint = mutation.savepoint;
+        if let Some(run) = self.run.as_mut() {
+            run.open_mutation = None;
+            run.txn
+                .rollback_to(savepoint)
+                .map_err(|error| wasmtime::Error::msg(format!("{error:#}")))?;
+        }
+        Ok(true)
+    }
+}
+
+impl Host for HostState {}
+
+impl crate::bindings::types::Host for HostState {}
+
+impl HostMutation for HostState {
+    fn open(
+        &mut self,
+        kind: String,
+        id: String,
+        options: MutationOptions,
+    ) -> EntityResult<Resource<MutationState>> {
+        match self.open_mutation(kind, id, options) {
+            Ok(mutation) => Ok(Ok(self.table.push(mutation)?)),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
+    fn prev(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<Option<String>> {
+        let mutation = self.table.get(&handle)?;
+        Ok(mutation.prev.as_ref().map(Value::to_string))
+    }
+
+    fn commit(
+        &mut self,
+        handle: Resource<MutationState>,
+        next: Option<String>,
+    ) -> EntityResult<Option<ChangeReceipt>> {
+        self.commit_mutation(&handle, next)
+    }
+
+    fn abandon(&mut self, handle: Resource<MutationState>) -> EntityResult<()> {
+        if self.end_mutation(&handle)? {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(EntityError::Finished))
+        }
+    }
+
+    fn drop(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<()> {
+        self.end_mutation(&handle)?;
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_differing_fields_are_reported_sorted() {
+        let prev = json!({"status": "scheduled", "systemIds": ["a"], "endAt": "x"});
+        let next = json!({"status": "completed", "systemIds": ["a"], "endAt": "y"});
+        assert_eq!(
+            changed_fields(Some(&prev), Some(&next)),
+            ["endAt", "status"]
+        );
+    }
+
+    #[test]
+    fn equal_states_have_no_changed_fields() {
+        let state = json!({"a": {"nested": [1, 2]}, "b": null});
+        assert!(changed_fields(Some(&state), Some(&state.clone())).is_empty());
+        assert!(changed_fields(None, None).is_empty());
+    }
+
+    #[test]
+    fn creation_and_deletion_change_every_field() {
+        let state = json!({"b": 1, "a": 2});
+        assert_eq!(changed_fields(None, Some(&state)), ["a", "b"]);
+        assert_eq!(changed_fields(Some(&state), None), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_field_that_appears_or_disappears_is_a_change() {
+        let prev = json!({"a": 1});
+        let next = json!({"a": 1, "b": null});
+        assert_eq!(changed_fields(Some(&prev), Some(&next)), ["b"]);
+    }
+}

@@ -1,0 +1,42 @@
+//! `interface log`: a plugin's log lines become part of its run's outcome.
+
+use crate::bindings::log::{Host, Level};
+use crate::records::{LogLevel, LogLine};
+use crate::state::HostState;
+
+/// A run may log this much; past it, lines are dropped and one notice
+/// says so, so a chatty plugin cannot exhaust the host's memory.
+const MAX_LOG_BYTES: usize = 1 << 20;
+const TRUNCATED: &str = "log truncated: the run logged more than 1 MiB";
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let Some(run) = self.run.as_mut() else {
+            tracing::debug!(plugin = %self.catalog.id, "{message}");
+            return Ok(());
+        };
+        if run.log_bytes > MAX_LOG_BYTES {
+            return Ok(());
+        }
+        run.log_bytes += message.len();
+        let line = if run.log_bytes > MAX_LOG_BYTES {
+            LogLine {
+                level: LogLevel::Warn,
+                message: TRUNCATED.into(),
+            }
+        } else {
+            LogLine {
+                level: match level {
+                    Level::Trace => LogLevel::Trace,
+                    Level::Debug => LogLevel::Debug,
+                    Level::Info => LogLevel::Info,
+                    Level::Warn => LogLevel::Warn,
+                    Level::Error => LogLevel::Error,
+                },
+                message,
+            }
+        };
+        run.logs.push(line);
+        Ok(())
+    }
+}

@@ -1,0 +1,448 @@
+//! Running one action: config check, a fresh instance, the entity engine,
+//! deriving events, artifact check, and an all-or-nothing commit.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::bindings::{plugin as wit, types as wit_types};
+use crate::clock::{WasiMonotonicClock, WasiWallClock};
+use crate::masking::Secrets;
+use crate::plugin::new_store;
+use crate::records::{Actor, ActorType, ChangeRecord, EventRecord, LogLine, Problem};
+use crate::state::{Phase, RunState};
+use crate::Harness;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// A local (`set_system`) or qualified (`maintenance.set_system`) id.
+    pub action: String,
+    pub config: Value,
+    /// The run's id; the host makes one up when absent.
+    pub run_id: Option<String>,
+    /// The actor of the trigger that started the run.
+    pub actor: Option<Actor>,
+    /// Values masked in every change and event the host persists.
+    pub secrets: Vec<String>,
+}
+
+impl RunRequest {
+    pub fn new(action: impl Into<String>, config: Value) -> Self {
+        Self {
+            action: action.into(),
+            config,
+            run_id: None,
+            actor: None,
+            secrets: Vec::new(),
+        }
+    }
+
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    pub fn actor(mut self, actor: Actor) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+}
+
+/// A successful action's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionSuccess {
+    pub external_id: Option<String>,
+    pub artifact: Option<Value>,
+}
+
+/// Why an action failed: a domain failure, reported by the plugin or by
+/// the host's config check, never a trap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionFailure {
+    InvalidConfig(Vec<Problem>),
+    NotFound(String),
+    Internal(String),
+}
+
+impl ActionFailure {
+    /// `invalid_config`, `not_found` or `internal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionFailure::InvalidConfig(_) => "invalid_config",
+            ActionFailure::NotFound(_) => "not_found",
+            ActionFailure::Internal(_) => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ActionFailure::InvalidConfig(problems) => {
+                let problems: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", if p.path.is_empty() { "(config)" } else { &p.path }, p.message))
+                    .collect();
+                format!("invalid config: {}", problems.join("; "))
+            }
+            ActionFailure::NotFound(message) | ActionFailure::Internal(message) => message.clone(),
+        }
+    }
+
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ActionFailure::InvalidConfig(problems) => problems,
+            _ => &[],
+        }
+    }
+}
+
+/// Everything one run did. On failure nothing was committed, so
+/// `changes` and `events` are empty; `logs` still says what happened.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub run_id: String,
+    /// The qualified action id.
+    pub action: String,
+    pub result: Result<ActionSuccess, ActionFailure>,
+    /// The changes committed, as persisted (secrets masked).
+    pub changes: Vec<ChangeRecord>,
+    /// The trigger events fired, as persisted (secrets masked).
+    pub events: Vec<EventRecord>,
+    pub logs: Vec<LogLine>,
+}
+
+impl RunOutcome {
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn failed(run_id: String, action: String, failure: ActionFailure, logs: Vec<LogLine>) -> Self {
+        Self {
+            run_id,
+            action,
+            result: Err(failure),
+            changes: Vec::new(),
+            events: Vec::new(),
+            logs,
+        }
+    }
+}
+
+/// The action a request names does not exist: a usage error, not a run.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} has no action {action:?}; it has: {known}")]
+pub struct UnknownAction {
+    pub plugin: String,
+    pub action: String,
+    pub known: String,
+}
+
+impl From<Actor> for wit_types::Actor {
+    fn from(actor: Actor) -> Self {
+        Self {
+            type_: match actor.kind {
+                ActorType::System => wit_types::ActorType::System,
+                ActorType::User => wit_types::ActorType::User,
+                ActorType::Application => wit_types::ActorType::Application,
+                ActorType::Service => wit_types::ActorType::Service,
+            },
+            id: actor.id,
+            name: actor.name,
+        }
+    }
+}
+
+impl From<wit_types::Actor> for Actor {
+    fn from(actor: wit_types::Actor) -> Self {
+        Self {
+            kind: match actor.type_ {
+                wit_types::ActorType::System => ActorType::System,
+                wit_types::ActorType::User => ActorType::User,
+                wit_types::ActorType::Application => ActorType::Application,
+                wit_types::ActorType::Service => ActorType::Service,
+            },
+            id: actor.id,
+            name: actor.name,
+        }
+    }
+}
+
+fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
+    match error {
+        wit::ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
+            problems
+                .into_iter()
+                .map(|p| Problem {
+                    path: p.path,
+                    message: p.message,
+                })
+                .collect(),
+        ),
+        wit::ActionError::NotFound(message) => ActionFailure::NotFound(message),
+        wit::ActionError::Internal(message) => ActionFailure::Internal(message),
+    }
+}
+
+impl Harness {
+    /// Runs one action and returns its whole outcome. A domain failure is
+    /// an `Ok` outcome with a failed result; a trap, or a plugin breaking
+    /// the contract, is an `Err` naming the plugin and the action. Either
+    /// way a run that does not succeed leaves the store as it was.
+    pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
+        let catalog = Arc::clone(&self.plugin.catalog);
+        let (info, config_schema) = catalog
+            .local_id(&request.action)
+            .and_then(|local| catalog.actions.get(local))
+            .ok_or_else(|| UnknownAction {
+                plugin: catalog.label(),
+                action: request.action.clone(),
+                known: catalog
+                    .actions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let action = info.id.clone();
+        let local_action = info.local_id.clone();
+        let run_id = request
+            .run_id
+            .clone()
+            .unwrap_or_else(|| self.randomness.uuid());
+
+        let problems = config_schema.problems(&request.config);
+        if !problems.is_empty() {
+            return Ok(RunOutcome::failed(
+                run_id,
+                action,
+                ActionFailure::InvalidConfig(problems),
+                Vec::new(),
+            ));
+        }
+
+        let context = || format!("plugin {}, action {local_action}", catalog.label());
+        let txn = self.backend.begin().with_context(context)?;
+        let mut rng = self.randomness.fork();
+        let mut store = new_store(&self.plugin.engine, Arc::clone(&catalog), |wasi| {
+            use rand::{Rng, SeedableRng};
+            wasi.wall_clock(WasiWallClock(Arc::clone(&self.clock)))
+                .monotonic_clock(WasiMonotonicClock(Arc::clone(&self.clock)))
+                .insecure_random_seed(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
+                .insecure_random(rand::rngs::StdRng::from_rng(&mut rng))
+                .secure_random(rng);
+        });
+        store.data_mut().run = Some(RunState {
+            txn,
+            run_id: run_id.clone(),
+            phase: Phase::Action,
+            clock: Arc::clone(&self.clock),
+            randomness: Arc::clone(&self.randomness),
+            open_mutation: None,
+            changes: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+        });
+
+        let instance = self
+            .plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| anyhow!("{error:#}"))
+            .with_context(|| format!("{}: instantiation failed", context()))?;
+        let exports = instance.checkstack_automation_plugin();
+        let run_context = wit::RunContext {
+            run_id: run_id.clone(),
+            actor: request.actor.clone().map(Into::into),
+            automation_id: None,
+            trigger: None,
+            attempt: 1,
+        };
+        let result = exports
+            .call_run_action(
+                &mut store,
+                &local_action,
+                &request.config.to_string(),
+                &run_context,
+            )
+            .map_err(|error| crate::plugin::trap_report(error, store.data()))
+            .with_context(|| format!("{} trapped", context()))?;
+
+        let success = match result {
+            Ok(success) => success,
+            Err(error) => {
+                let logs = store.data_mut().run.take().map(|run| run.logs).unwrap_or_default();
+                return Ok(RunOutcome::failed(run_id, action, failure_from_wit(error), logs));
+            }
+        };
+        let artifact = self
+            .check_artifact(info.produces.as_deref(), success.artifact.as_deref())
+            .with_context(context)?;
+
+        // The deriver runs after the action returns, because the component
+        // model does not let the host call into the guest during an import.
+        let changes = match store.data_mut().run.as_mut() {
+            Some(run) => {
+                run.phase = Phase::Derive;
+                run.changes.clone()
+            }
+            None => bail!("{}: the run state vanished", context()),
+        };
+        let mut events = Vec::new();
+        for change in &changes {
+            let derived = exports
+                .call_derive(&mut store, &change_to_wit(change))
+                .map_err(|error| crate::plugin::trap_report(error, store.data()))
+                .with_context(|| format!("{}: the deriver trapped", context()))?;
+            for event in derived {
+                events.push(
+                    self.qualify_event(change, event)
+                        .with_context(|| format!("{}: the deriver", context()))?,
+                );
+            }
+        }
+
+        let Some(mut run) = store.data_mut().run.take() else {
+            bail!("{}: the run state vanished", context());
+        };
+        let secrets = Secrets::new(request.secrets.iter().cloned());
+        let changes: Vec<ChangeRecord> = changes.iter().map(|c| mask_change(c, &secrets)).collect();
+        let events: Vec<EventRecord> = events.iter().map(|e| mask_event(e, &secrets)).collect();
+        for change in &changes {
+            run.txn.append_change(change).with_context(context)?;
+        }
+        for event in &events {
+            run.txn.append_event(event).with_context(context)?;
+        }
+        run.txn
+            .commit()
+            .with_context(|| format!("{}: committing the run failed", context()))?;
+        Ok(RunOutcome {
+            run_id,
+            action,
+            result: Ok(ActionSuccess {
+                external_id: success.external_id,
+                artifact,
+            }),
+            changes,
+            events,
+            logs: run.logs,
+        })
+    }
+
+    /// An artifact must be present exactly when the action declares a
+    /// type, and satisfy that type's schema.
+    fn check_artifact(&self, produces: Option<&str>, artifact: Option<&str>) -> anyhow::Result<Option<Value>> {
+        let catalog = &self.plugin.catalog;
+        match (produces, artifact) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => bail!("returned an artifact but declares no artifact type"),
+            (Some(produces), None) => bail!("returned no artifact but declares {produces}"),
+            (Some(produces), Some(text)) => {
+                let artifact: Value = serde_json::from_str(text)
+                    .map_err(|error| anyhow!("returned an artifact that is not JSON: {error}"))?;
+                let (_, schema) = catalog
+                    .local_id(produces)
+                    .and_then(|local| catalog.artifact_types.get(local))
+                    .ok_or_else(|| anyhow!("declares unknown artifact type {produces}"))?;
+                let problems = schema.problems(&artifact);
+                if !problems.is_empty() {
+                    bail!(
+                        "returned an artifact that breaks the schema of {produces}: {}",
+                        describe_problems(&problems)
+                    );
+                }
+                Ok(Some(artifact))
+            }
+        }
+    }
+
+    /// Qualifies and checks one derived event.
+    fn qualify_event(&self, change: &ChangeRecord, event: wit::TriggerEvent) -> anyhow::Result<EventRecord> {
+        let catalog = &self.plugin.catalog;
+        let (info, schema) = catalog
+            .local_id(&event.trigger_id)
+            .and_then(|local| catalog.triggers.get(local))
+            .ok_or_else(|| anyhow!("fired undeclared trigger {:?}", event.trigger_id))?;
+        if info.entity_kind.as_deref() != Some(change.kind.as_str()) {
+            bail!(
+                "fired {} from a change of entity kind {}, but the trigger is not driven by it",
+                info.id,
+                change.kind
+            );
+        }
+        let payload: Value = serde_json::from_str(&event.payload)
+            .map_err(|error| anyhow!("fired {} with a payload that is not JSON: {error}", info.id))?;
+        let problems = schema.problems(&payload);
+        if !problems.is_empty() {
+            bail!(
+                "fired {} with a payload that breaks its schema: {}",
+                info.id,
+                describe_problems(&problems)
+            );
+        }
+        let context_key = event.context_key.or_else(|| {
+            info.context_key
+                .as_deref()
+                .and_then(|key| payload.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        Ok(EventRecord {
+            event_id: self.randomness.uuid(),
+            trigger: info.id.clone(),
+            payload,
+            context_key,
+            actor: change.actor.clone(),
+            run_id: change.run_id.clone(),
+            change_id: change.change_id.clone(),
+            occurred_at: change.occurred_at.clone(),
+        })
+    }
+}
+
+fn describe_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{} {}", if p.path.is_empty() { "(root)" } else { &p.path }, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn change_to_wit(change: &ChangeRecord) -> wit::EntityChange {
+    wit::EntityChange {
+        kind: change.kind.clone(),
+        id: change.entity_id.clone(),
+        prev: change.prev.as_ref().map(Value::to_string),
+        next: change.next.as_ref().map(Value::to_string),
+        changed_fields: change.changed_fields.clone(),
+        actor: change.actor.clone().into(),
+        run_id: change.run_id.clone(),
+        occurred_at: change.occurred_at.clone(),
+        change_id: change.change_id.clone(),
+    }
+}
+
+fn mask_change(change: &ChangeRecord, secrets: &Secrets) -> ChangeRecord {
+    ChangeRecord {
+        prev: change.prev.as_ref().map(|state| secrets.mask(state)),
+        next: change.next.as_ref().map(|state| secrets.mask(state)),
+        entity_id: secrets.mask_text(&change.entity_id),
+        ..change.clone()
+    }
+}
+
+fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
+    EventRecord {
+        payload: secrets.mask(&event.payload),
+        context_key: event.context_key.as_deref().map(|key| secrets.mask_text(key)),
+        ..event.clone()
+    }
+}

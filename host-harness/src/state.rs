@@ -1,0 +1,75 @@
+//! The data a wasmtime store carries for one plugin instance.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::Transaction;
+use crate::clock::{Clock, Randomness};
+use crate::plugin::Catalog;
+use crate::records::{ChangeRecord, LogLine};
+
+/// What the instance is doing, which decides what its imports may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Running an action: storage and entity writes are allowed.
+    Action,
+    /// Deriving events from recorded changes: the deriver must be a pure
+    /// function of the change, so storage and the entity engine refuse.
+    Derive,
+}
+
+/// The state of the run an instance is serving.
+pub(crate) struct RunState {
+    pub txn: Box<dyn Transaction>,
+    pub run_id: String,
+    pub phase: Phase,
+    pub clock: Arc<dyn Clock>,
+    pub randomness: Arc<Randomness>,
+    /// `kind/id` of the mutation that is open, if one is.
+    pub open_mutation: Option<String>,
+    /// The changes recorded so far, unmasked.
+    pub changes: Vec<ChangeRecord>,
+    pub logs: Vec<LogLine>,
+    pub log_bytes: usize,
+}
+
+/// The store data of one instance.
+pub(crate) struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub catalog: Arc<Catalog>,
+    pub run: Option<RunState>,
+    /// What the guest wrote to stderr, such as a panic message.
+    pub stderr: MemoryOutputPipe,
+}
+
+impl HostState {
+    /// The key space of the plugin's own keys.
+    pub fn plugin_space(&self) -> String {
+        format!("plugin/{}", self.catalog.id)
+    }
+
+    /// The key space of the entity engine's current states.
+    pub fn entity_space(&self) -> String {
+        format!("entity/{}", self.catalog.id)
+    }
+
+    /// The guest's stderr so far, for error reports.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

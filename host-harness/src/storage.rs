@@ -1,0 +1,105 @@
+//! `interface storage`: the plugin's ordered key-value store, served from
+//! the current run's transaction in the plugin's own key space.
+
+use crate::bindings::storage::{Entry, Host, Page, StorageError};
+use crate::state::{HostState, Phase, RunState};
+
+/// Longest key a plugin may use, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest value a plugin may store, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Most entries one scan returns.
+pub const MAX_SCAN_LIMIT: u32 = 1000;
+
+type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
+
+fn check_key(key: &str) -> Result<(), StorageError> {
+    if key.is_empty() {
+        return Err(StorageError::InvalidKey("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StorageError::InvalidKey(format!(
+            "keys are at most {MAX_KEY_BYTES} bytes, this one has {}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+impl HostState {
+    /// The run's transaction and the plugin's key space, or the reason
+    /// storage cannot be used right now.
+    fn storage(&mut self) -> Result<(&mut RunState, String), StorageError> {
+        let space = self.plugin_space();
+        match self.run.as_mut() {
+            Some(run) if run.phase == Phase::Action => Ok((run, space)),
+            Some(_) => Err(StorageError::Unavailable(
+                "storage is not available to the deriver, which must be pure".into(),
+            )),
+            None => Err(StorageError::Unavailable(
+                "storage is only available during a run".into(),
+            )),
+        }
+    }
+}
+
+/// A backend failure is reported to the plugin, not trapped: the run then
+/// fails as a whole and is rolled back.
+fn unavailable(error: anyhow::Error) -> StorageError {
+    StorageError::Unavailable(format!("{error:#}"))
+}
+
+impl Host for HostState {
+    fn get(&mut self, key: String) -> StorageResult<Option<Vec<u8>>> {
+        Ok((|| {
+            check_key(&key)?;
+            let (run, space) = self.storage()?;
+            run.txn.get(&space, &key).map_err(unavailable)
+        })())
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> StorageResult<()> {
+        Ok((|| {
+            check_key(&key)?;
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
+            }
+            let (run, space) = self.storage()?;
+            run.txn.set(&space, &key, &value).map_err(unavailable)
+        })())
+    }
+
+    fn delete(&mut self, key: String) -> StorageResult<bool> {
+        Ok((|| {
+            check_key(&key)?;
+            let (run, space) = self.storage()?;
+            run.txn.delete(&space, &key).map_err(unavailable)
+        })())
+    }
+
+    fn scan(&mut self, prefix: String, limit: u32, cursor: Option<String>) -> StorageResult<Page> {
+        Ok((|| {
+            let limit = limit.clamp(1, MAX_SCAN_LIMIT) as usize;
+            let (run, space) = self.storage()?;
+            // One entry more than asked says whether another page exists.
+            let mut entries = run
+                .txn
+                .scan(&space, &prefix, cursor.as_deref(), limit + 1)
+                .map_err(unavailable)?;
+            let more = entries.len() > limit;
+            entries.truncate(limit);
+            let next_cursor = if more {
+                entries.last().map(|(key, _)| key.clone())
+            } else {
+                None
+            };
+            Ok(Page {
+                entries: entries
+                    .into_iter()
+                    .map(|(key, value)| Entry { key, value })
+                    .collect(),
+                next_cursor,
+            })
+        })())
+    }
+}
