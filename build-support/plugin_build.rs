@@ -21,7 +21,10 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
         .ok_or("the crate has no parent directory")?
         .to_path_buf();
     for watched in ["plugin", "wit", "Cargo.lock", "Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -31,7 +34,15 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
-        .args(["build", "--package", PACKAGE, "--target", TARGET, "--profile", PROFILE])
+        .args([
+            "build",
+            "--package",
+            PACKAGE,
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         // Flags and wrappers meant for the host build must not reach the

@@ -147,7 +147,9 @@ impl HostState {
             .map(|bytes| serde_json::from_slice::<Value>(&bytes))
             .transpose()
             .map_err(|error| {
-                EntityError::Unavailable(format!("the stored state of {kind}/{id} is corrupt: {error}"))
+                EntityError::Unavailable(format!(
+                    "the stored state of {kind}/{id} is corrupt: {error}"
+                ))
             })?;
         let savepoint = run.txn.savepoint().map_err(unavailable)?;
         let mutation = MutationState {

@@ -30,9 +30,9 @@ impl Secrets {
     }
 
     pub fn mask_text(&self, text: &str) -> String {
-        self.0
-            .iter()
-            .fold(text.to_owned(), |text, secret| text.replace(secret.as_str(), MASK))
+        self.0.iter().fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), MASK)
+        })
     }
 
     /// Masks every string and every object key in `value`.

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
 use crate::schema::Schema;
@@ -154,13 +154,19 @@ impl Catalog {
         self.artifact_types.values().map(|(info, _)| info)
     }
 
-    fn from_definition(definition: wit::PluginDefinition, imports: Vec<String>) -> anyhow::Result<Self> {
+    fn from_definition(
+        definition: wit::PluginDefinition,
+        imports: Vec<String>,
+    ) -> anyhow::Result<Self> {
         ensure!(
             is_plugin_id(&definition.id),
             "plugin id {:?} must match [a-z][a-z0-9_-]*",
             definition.id
         );
-        ensure!(!definition.version.is_empty(), "plugin version must not be empty");
+        ensure!(
+            !definition.version.is_empty(),
+            "plugin version must not be empty"
+        );
         let mut catalog = Self {
             id: definition.id,
             version: definition.version,
@@ -176,7 +182,10 @@ impl Catalog {
                 state_schema: parse(&kind.state_schema)?,
             };
             ensure!(
-                catalog.entity_kinds.insert(kind.kind.clone(), schema).is_none(),
+                catalog
+                    .entity_kinds
+                    .insert(kind.kind.clone(), schema)
+                    .is_none(),
                 "entity kind {} is declared twice",
                 kind.kind
             );
@@ -288,7 +297,10 @@ fn check_local_id(what: &str, id: &str) -> anyhow::Result<()> {
     let mut chars = id.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    ensure!(valid, "{what} id {id:?} must be a local id matching [a-z][a-z0-9_]*");
+    ensure!(
+        valid,
+        "{what} id {id:?} must be a local id matching [a-z][a-z0-9_]*"
+    );
     Ok(())
 }
 
@@ -301,7 +313,11 @@ fn audit_imports(engine: &Engine, component: &Component) -> (Vec<String>, Vec<St
         .collect();
     let denied = imports
         .iter()
-        .filter(|name| !ALLOWED_IMPORTS.iter().any(|allowed| name.starts_with(allowed)))
+        .filter(|name| {
+            !ALLOWED_IMPORTS
+                .iter()
+                .any(|allowed| name.starts_with(allowed))
+        })
         .cloned()
         .collect();
     (imports, denied)
@@ -338,8 +354,10 @@ impl Plugin {
         }
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|error| anyhow!("{error:#}"))?;
-        AutomationPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(|error| anyhow!("{error:#}"))?;
+        AutomationPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| {
+            state
+        })
+        .map_err(|error| anyhow!("{error:#}"))?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|error| anyhow!("{error:#}"))

@@ -7,13 +7,13 @@ use anyhow::{Context as _, anyhow, bail};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::Harness;
 use crate::bindings::{plugin as wit, types as wit_types};
 use crate::clock::{WasiMonotonicClock, WasiWallClock};
 use crate::masking::Secrets;
 use crate::plugin::new_store;
 use crate::records::{Actor, ActorType, ChangeRecord, EventRecord, LogLine, Problem};
 use crate::state::{Phase, RunState};
-use crate::Harness;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -88,7 +88,17 @@ impl ActionFailure {
             ActionFailure::InvalidConfig(problems) => {
                 let problems: Vec<String> = problems
                     .iter()
-                    .map(|p| format!("{}: {}", if p.path.is_empty() { "(config)" } else { &p.path }, p.message))
+                    .map(|p| {
+                        format!(
+                            "{}: {}",
+                            if p.path.is_empty() {
+                                "(config)"
+                            } else {
+                                &p.path
+                            },
+                            p.message
+                        )
+                    })
                     .collect();
                 format!("invalid config: {}", problems.join("; "))
             }
@@ -278,8 +288,18 @@ impl Harness {
         let success = match result {
             Ok(success) => success,
             Err(error) => {
-                let logs = store.data_mut().run.take().map(|run| run.logs).unwrap_or_default();
-                return Ok(RunOutcome::failed(run_id, action, failure_from_wit(error), logs));
+                let logs = store
+                    .data_mut()
+                    .run
+                    .take()
+                    .map(|run| run.logs)
+                    .unwrap_or_default();
+                return Ok(RunOutcome::failed(
+                    run_id,
+                    action,
+                    failure_from_wit(error),
+                    logs,
+                ));
             }
         };
         let artifact = self
@@ -339,7 +359,11 @@ impl Harness {
 
     /// An artifact must be present exactly when the action declares a
     /// type, and satisfy that type's schema.
-    fn check_artifact(&self, produces: Option<&str>, artifact: Option<&str>) -> anyhow::Result<Option<Value>> {
+    fn check_artifact(
+        &self,
+        produces: Option<&str>,
+        artifact: Option<&str>,
+    ) -> anyhow::Result<Option<Value>> {
         let catalog = &self.plugin.catalog;
         match (produces, artifact) {
             (None, None) => Ok(None),
@@ -365,7 +389,11 @@ impl Harness {
     }
 
     /// Qualifies and checks one derived event.
-    fn qualify_event(&self, change: &ChangeRecord, event: wit::TriggerEvent) -> anyhow::Result<EventRecord> {
+    fn qualify_event(
+        &self,
+        change: &ChangeRecord,
+        event: wit::TriggerEvent,
+    ) -> anyhow::Result<EventRecord> {
         let catalog = &self.plugin.catalog;
         let (info, schema) = catalog
             .local_id(&event.trigger_id)
@@ -378,8 +406,9 @@ impl Harness {
                 change.kind
             );
         }
-        let payload: Value = serde_json::from_str(&event.payload)
-            .map_err(|error| anyhow!("fired {} with a payload that is not JSON: {error}", info.id))?;
+        let payload: Value = serde_json::from_str(&event.payload).map_err(|error| {
+            anyhow!("fired {} with a payload that is not JSON: {error}", info.id)
+        })?;
         let problems = schema.problems(&payload);
         if !problems.is_empty() {
             bail!(
@@ -411,7 +440,13 @@ impl Harness {
 fn describe_problems(problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| format!("{} {}", if p.path.is_empty() { "(root)" } else { &p.path }, p.message))
+        .map(|p| {
+            format!(
+                "{} {}",
+                if p.path.is_empty() { "(root)" } else { &p.path },
+                p.message
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -442,7 +477,10 @@ fn mask_change(change: &ChangeRecord, secrets: &Secrets) -> ChangeRecord {
 fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
     EventRecord {
         payload: secrets.mask(&event.payload),
-        context_key: event.context_key.as_deref().map(|key| secrets.mask_text(key)),
+        context_key: event
+            .context_key
+            .as_deref()
+            .map(|key| secrets.mask_text(key)),
         ..event.clone()
     }
 }

@@ -92,7 +92,11 @@ mod tests {
     #[test]
     fn formats_are_checked() {
         assert_eq!(schema().problems(&json!({"at": "yesterday"})).len(), 1);
-        assert!(schema().problems(&json!({"at": "2026-03-01T10:00:00Z"})).is_empty());
+        assert!(
+            schema()
+                .problems(&json!({"at": "2026-03-01T10:00:00Z"}))
+                .is_empty()
+        );
     }
 
     #[test]

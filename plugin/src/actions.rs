@@ -222,7 +222,10 @@ fn add_update<H: Host>(
         let state = EntityState::from(&window);
         Ok((window, Some(state)))
     })?;
-    host.info(&format!("Automation added update to maintenance {}", window.id));
+    host.info(&format!(
+        "Automation added update to maintenance {}",
+        window.id
+    ));
     Ok(window_success(&window))
 }
 
@@ -402,7 +405,10 @@ mod tests {
             "create",
             json!({"title": " ", "systemIds": [], "startAt": "2026-13-01T00:00:00Z", "bogus": 1}),
         );
-        assert_eq!(paths, ["/title", "/systemIds", "/startAt", "/endAt", "/bogus"]);
+        assert_eq!(
+            paths,
+            ["/title", "/systemIds", "/startAt", "/endAt", "/bogus"]
+        );
         assert!(host.keys().is_empty());
     }
 
@@ -476,7 +482,11 @@ mod tests {
     fn add_update_with_a_status_records_a_change_and_without_one_does_not() {
         let host = FakeHost::default();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
-        ok(&host, "add_update", json!({"maintenanceId": id, "message": "note"}));
+        ok(
+            &host,
+            "add_update",
+            json!({"maintenanceId": id, "message": "note"}),
+        );
         assert_eq!(host.changes.borrow().len(), 1);
         let success = ok(
             &host,
@@ -541,9 +551,17 @@ mod tests {
     #[test]
     fn clear_system_closes_only_that_systems_active_windows() {
         let host = FakeHost::default();
-        let first = ok(&host, "set_system", json!({"systemId": "db-1", "durationMinutes": 5}));
+        let first = ok(
+            &host,
+            "set_system",
+            json!({"systemId": "db-1", "durationMinutes": 5}),
+        );
         let second = ok(&host, "create", create_config());
-        ok(&host, "set_system", json!({"systemId": "web", "durationMinutes": 5}));
+        ok(
+            &host,
+            "set_system",
+            json!({"systemId": "web", "durationMinutes": 5}),
+        );
         let success = ok(&host, "clear_system", json!({"systemId": "db-1"}));
         let mut expected = vec![first.external_id.unwrap(), second.external_id.unwrap()];
         expected.sort();

@@ -74,7 +74,9 @@ fn parse_json(text: &str) -> Option<Value> {
 
 impl host::Mutation for wit_entity::Mutation {
     fn prev(&self) -> Option<Value> {
-        wit_entity::Mutation::prev(self).as_deref().and_then(parse_json)
+        wit_entity::Mutation::prev(self)
+            .as_deref()
+            .and_then(parse_json)
     }
 
     fn commit(self, next: Option<Value>) -> Result<bool, EntityError> {

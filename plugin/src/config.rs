@@ -148,7 +148,10 @@ impl<'a> ConfigReader<'a> {
                 }
                 Value::String(text) => texts.push(text.clone()),
                 other => {
-                    self.problem(&path, format!("must be a string, found {}", type_name(other)));
+                    self.problem(
+                        &path,
+                        format!("must be a string, found {}", type_name(other)),
+                    );
                     valid = false;
                 }
             }
@@ -283,7 +286,13 @@ mod tests {
         let problems = reader.finish(|| Some(())).unwrap_err();
         assert_eq!(
             paths(&problems),
-            ["/title", "/systemIds/1", "/systemIds/2", "/startAt", "/extra~1field"]
+            [
+                "/title",
+                "/systemIds/1",
+                "/systemIds/2",
+                "/startAt",
+                "/extra~1field"
+            ]
         );
     }
 

@@ -23,7 +23,10 @@ impl fmt::Display for StorageError {
         match self {
             StorageError::InvalidKey(reason) => write!(f, "invalid storage key: {reason}"),
             StorageError::ValueTooLarge(limit) => {
-                write!(f, "storage value larger than the host's limit of {limit} bytes")
+                write!(
+                    f,
+                    "storage value larger than the host's limit of {limit} bytes"
+                )
             }
             StorageError::Unavailable(reason) => write!(f, "storage unavailable: {reason}"),
         }

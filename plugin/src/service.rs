@@ -26,7 +26,10 @@ const SCAN_PAGE: u32 = 256;
 pub enum ServiceError {
     Storage(StorageError),
     /// A stored record no longer parses; names the key and the reason.
-    Corrupt { key: String, reason: String },
+    Corrupt {
+        key: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for ServiceError {
@@ -339,7 +342,9 @@ mod tests {
         let host = FakeHost::default();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
-        service.create(new_window(&["a", "b"]), "w2".into()).unwrap();
+        service
+            .create(new_window(&["a", "b"]), "w2".into())
+            .unwrap();
         service.create(new_window(&["a/b"]), "w3".into()).unwrap();
         service.close("w1", None).unwrap();
 
@@ -388,7 +393,10 @@ mod tests {
     fn missing_windows_are_reported_as_none() {
         let host = FakeHost::default();
         let service = MaintenanceService::new(&host);
-        assert_eq!(service.update("nope", &WindowPatch::default()).unwrap(), None);
+        assert_eq!(
+            service.update("nope", &WindowPatch::default()).unwrap(),
+            None
+        );
         assert_eq!(service.add_update("nope", "hi", None, None).unwrap(), None);
         assert_eq!(service.close("nope", None).unwrap(), None);
         assert!(host.keys().is_empty());
@@ -413,7 +421,9 @@ mod tests {
         let host = FakeHost::default();
         let service = MaintenanceService::new(&host);
         for i in 0..(SCAN_PAGE as usize * 2 + 3) {
-            service.create(new_window(&["a"]), format!("w{i:04}")).unwrap();
+            service
+                .create(new_window(&["a"]), format!("w{i:04}"))
+                .unwrap();
         }
         assert_eq!(
             service.active_for_system("a").unwrap().len(),

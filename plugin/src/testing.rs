@@ -62,7 +62,9 @@ impl Storage for FakeHost {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.data.borrow_mut().insert(key.to_owned(), value.to_vec());
+        self.data
+            .borrow_mut()
+            .insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 
@@ -111,7 +113,11 @@ impl Mutation for FakeMutation<'_> {
             return Ok(false);
         }
         match &next {
-            Some(state) => self.host.states.borrow_mut().insert(self.id.clone(), state.clone()),
+            Some(state) => self
+                .host
+                .states
+                .borrow_mut()
+                .insert(self.id.clone(), state.clone()),
             None => self.host.states.borrow_mut().remove(&self.id),
         };
         self.host.changes.borrow_mut().push(RecordedChange {

@@ -48,3 +48,58 @@ pub fn harness() -> Harness {
 pub fn snapshot(harness: &Harness) -> StoreSnapshot {
     harness.backend().snapshot().expect("the store can be read")
 }
+
+use automation_harness::{RunOutcome, RunRequest};
+use serde_json::Value;
+
+/// Runs `action` with `config` and returns the outcome, which must have
+/// succeeded.
+pub fn run_ok(harness: &Harness, action: &str, config: Value) -> RunOutcome {
+    let outcome = harness
+        .run(RunRequest::new(action, config))
+        .unwrap_or_else(|error| panic!("{action} errored: {error:#}"));
+    if let Err(failure) = &outcome.result {
+        panic!("{action} failed: {}", failure.message());
+    }
+    outcome
+}
+
+/// The external id a successful outcome reported.
+pub fn external_id(outcome: &RunOutcome) -> String {
+    outcome
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|success| success.external_id.clone())
+        .expect("the outcome has an external id")
+}
+
+/// The artifact a successful outcome returned.
+pub fn artifact(outcome: &RunOutcome) -> Value {
+    outcome
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|success| success.artifact.clone())
+        .expect("the outcome has an artifact")
+}
+
+/// The messages of an outcome's log lines.
+pub fn log_messages(outcome: &RunOutcome) -> Vec<String> {
+    outcome
+        .logs
+        .iter()
+        .map(|line| line.message.clone())
+        .collect()
+}
+
+/// A window from 10:00 to 12:00 on the tests' day for `systems`.
+pub fn create_config(systems: &[&str]) -> Value {
+    serde_json::json!({
+        "title": "Database upgrade",
+        "description": "Minor version bump",
+        "systemIds": systems,
+        "startAt": "2026-03-01T10:00:00Z",
+        "endAt": "2026-03-01T12:00:00Z",
+    })
+}

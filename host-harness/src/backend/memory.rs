@@ -176,3 +176,87 @@ impl Transaction for MemoryTransaction {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(backend: &MemoryBackend) -> Vec<String> {
+        backend
+            .snapshot()
+            .unwrap()
+            .spaces
+            .values()
+            .flat_map(|values| values.keys().cloned())
+            .collect()
+    }
+
+    #[test]
+    fn a_dropped_transaction_rolls_everything_back() {
+        let backend = MemoryBackend::new();
+        let mut txn = backend.begin().unwrap();
+        txn.set("s", "a", b"1").unwrap();
+        txn.commit().unwrap();
+        let before = backend.snapshot().unwrap();
+
+        let mut txn = backend.begin().unwrap();
+        txn.set("s", "a", b"2").unwrap();
+        txn.set("s", "b", b"3").unwrap();
+        txn.delete("s", "a").unwrap();
+        txn.set("other", "x", b"4").unwrap();
+        drop(txn);
+        assert_eq!(backend.snapshot().unwrap(), before);
+    }
+
+    #[test]
+    fn rolling_back_to_a_savepoint_keeps_earlier_writes() {
+        let backend = MemoryBackend::new();
+        let mut txn = backend.begin().unwrap();
+        txn.set("s", "kept", b"1").unwrap();
+        let savepoint = txn.savepoint().unwrap();
+        txn.set("s", "kept", b"changed").unwrap();
+        txn.set("s", "dropped", b"2").unwrap();
+        txn.rollback_to(savepoint).unwrap();
+        assert_eq!(txn.get("s", "kept").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(txn.get("s", "dropped").unwrap(), None);
+        txn.commit().unwrap();
+        assert_eq!(keys(&backend), ["kept"]);
+    }
+
+    #[test]
+    fn scans_are_ordered_bounded_by_prefix_and_resume_after_the_cursor() {
+        let backend = MemoryBackend::new();
+        let mut txn = backend.begin().unwrap();
+        for key in ["a/2", "a/1", "a/3", "b/1", "a"] {
+            txn.set("s", key, key.as_bytes()).unwrap();
+        }
+        let scan = |txn: &mut Box<dyn Transaction>, after: Option<&str>, limit| -> Vec<String> {
+            txn.scan("s", "a/", after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect()
+        };
+        assert_eq!(scan(&mut txn, None, 10), ["a/1", "a/2", "a/3"]);
+        assert_eq!(scan(&mut txn, None, 2), ["a/1", "a/2"]);
+        assert_eq!(scan(&mut txn, Some("a/2"), 10), ["a/3"]);
+        assert!(scan(&mut txn, Some("a/3"), 10).is_empty());
+        assert!(txn.scan("none", "", None, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn transactions_are_serialised() {
+        let backend = MemoryBackend::new();
+        let txn = backend.begin().unwrap();
+        let other = backend.clone();
+        let waiter = std::thread::spawn(move || {
+            let mut txn = other.begin().unwrap();
+            txn.get("s", "k").unwrap()
+        });
+        let mut txn = txn;
+        txn.set("s", "k", b"v").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        txn.commit().unwrap();
+        assert_eq!(waiter.join().unwrap(), Some(b"v".to_vec()));
+    }
+}
