@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub use backend::{Backend, MemoryBackend, StoreSnapshot};
+pub use backend::{Backend, MemoryBackend, SqliteBackend, StoreSnapshot};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use entity::changed_fields;
 pub use plugin::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, Plugin, TriggerInfo};

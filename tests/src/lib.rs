@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use automation_harness::{Backend, Harness, MemoryBackend, Plugin, StoreSnapshot};
+use automation_harness::{Backend, Harness, MemoryBackend, Plugin, SqliteBackend, StoreSnapshot};
 use chrono::{DateTime, Utc};
 
 /// The component this workspace builds.
@@ -102,4 +102,48 @@ pub fn create_config(systems: &[&str]) -> Value {
         "startAt": "2026-03-01T10:00:00Z",
         "endAt": "2026-03-01T12:00:00Z",
     })
+}
+
+/// A store for one test: in memory, or a SQLite file in a temporary
+/// directory that lives as long as the store.
+pub struct TestStore {
+    pub backend: Arc<dyn Backend>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    pub fn memory() -> Self {
+        Self {
+            backend: Arc::new(MemoryBackend::new()),
+            _dir: None,
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let backend = SqliteBackend::open(&dir.path().join("store.sqlite3")).expect("SQLite opens");
+        Self {
+            backend: Arc::new(backend),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A harness over this store, clock fixed at [`NOW`], seeded.
+    pub fn harness(&self) -> Harness {
+        harness_on(Arc::clone(&self.backend))
+    }
+}
+
+/// Turns test functions taking a [`TestStore`] into one test per backend,
+/// so the in-memory and the SQLite store pass the same suite.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $( #[test] fn $test() { super::$test($crate::TestStore::memory()) } )*
+        }
+        mod sqlite {
+            $( #[test] fn $test() { super::$test($crate::TestStore::sqlite()) } )*
+        }
+    };
 }

@@ -5,9 +5,8 @@ use automation_harness::RunRequest;
 use integration_tests::*;
 use serde_json::json;
 
-#[test]
-fn create_schedules_a_window_and_fires_created() {
-    let harness = harness();
+fn create_schedules_a_window_and_fires_created(store: TestStore) {
+    let harness = store.harness();
     let outcome = run_ok(&harness, "create", create_config(&["db-2", "db-1"]));
     let id = external_id(&outcome);
     let expected_view = json!({
@@ -54,9 +53,8 @@ fn create_schedules_a_window_and_fires_created() {
     assert_eq!(snapshot(&harness).events.len(), 1);
 }
 
-#[test]
-fn update_patches_and_fires_updated() {
-    let harness = harness();
+fn update_patches_and_fires_updated(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let outcome = run_ok(
         &harness,
@@ -79,9 +77,8 @@ fn update_patches_and_fires_updated() {
     );
 }
 
-#[test]
-fn a_title_or_description_update_fires_nothing() {
-    let harness = harness();
+fn a_title_or_description_update_fires_nothing(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let outcome = run_ok(
         &harness,
@@ -102,9 +99,8 @@ fn a_title_or_description_update_fires_nothing() {
     );
 }
 
-#[test]
-fn add_update_with_a_status_fires_updated() {
-    let harness = harness();
+fn add_update_with_a_status_fires_updated(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let outcome = run_ok(
         &harness,
@@ -122,9 +118,8 @@ fn add_update_with_a_status_fires_updated() {
     );
 }
 
-#[test]
-fn a_message_only_update_is_stored_but_fires_nothing() {
-    let harness = harness();
+fn a_message_only_update_is_stored_but_fires_nothing(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let before = snapshot(&harness);
     let outcome = run_ok(
@@ -148,9 +143,8 @@ fn a_message_only_update_is_stored_but_fires_nothing() {
     );
 }
 
-#[test]
-fn set_system_parks_a_system_from_now() {
-    let harness = harness();
+fn set_system_parks_a_system_from_now(store: TestStore) {
+    let harness = store.harness();
     let outcome = run_ok(
         &harness,
         "maintenance.set_system",
@@ -178,9 +172,8 @@ fn set_system_parks_a_system_from_now() {
     );
 }
 
-#[test]
-fn clear_system_closes_every_active_window_of_the_system() {
-    let harness = harness();
+fn clear_system_closes_every_active_window_of_the_system(store: TestStore) {
+    let harness = store.harness();
     let parked = external_id(&run_ok(
         &harness,
         "set_system",
@@ -222,9 +215,8 @@ fn clear_system_closes_every_active_window_of_the_system() {
     assert_eq!(artifact(&again)["closedMaintenanceIds"], json!([other]));
 }
 
-#[test]
-fn clear_system_with_no_windows_succeeds_and_fires_nothing() {
-    let harness = harness();
+fn clear_system_with_no_windows_succeeds_and_fires_nothing(store: TestStore) {
+    let harness = store.harness();
     let outcome = run_ok(
         &harness,
         "clear_system",
@@ -242,9 +234,8 @@ fn clear_system_with_no_windows_succeeds_and_fires_nothing() {
     );
 }
 
-#[test]
-fn missing_windows_are_not_found_and_nothing_is_written() {
-    let harness = harness();
+fn missing_windows_are_not_found_and_nothing_is_written(store: TestStore) {
+    let harness = store.harness();
     run_ok(&harness, "create", create_config(&["db-1"]));
     let before = snapshot(&harness);
     for (action, config) in [
@@ -266,9 +257,8 @@ fn missing_windows_are_not_found_and_nothing_is_written() {
     }
 }
 
-#[test]
-fn actions_accept_local_and_qualified_ids_only_of_this_plugin() {
-    let harness = harness();
+fn actions_accept_local_and_qualified_ids_only_of_this_plugin(store: TestStore) {
+    let harness = store.harness();
     let error = harness
         .run(RunRequest::new("incident.set_system", json!({})))
         .unwrap_err();
@@ -279,3 +269,16 @@ fn actions_accept_local_and_qualified_ids_only_of_this_plugin() {
     assert!(harness.run(RunRequest::new("explode", json!({}))).is_err());
     assert_eq!(snapshot(&harness), Default::default());
 }
+
+on_every_backend!(
+    create_schedules_a_window_and_fires_created,
+    update_patches_and_fires_updated,
+    a_title_or_description_update_fires_nothing,
+    add_update_with_a_status_fires_updated,
+    a_message_only_update_is_stored_but_fires_nothing,
+    set_system_parks_a_system_from_now,
+    clear_system_closes_every_active_window_of_the_system,
+    clear_system_with_no_windows_succeeds_and_fires_nothing,
+    missing_windows_are_not_found_and_nothing_is_written,
+    actions_accept_local_and_qualified_ids_only_of_this_plugin,
+);

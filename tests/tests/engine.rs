@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use automation_harness::backend::{Savepoint, Transaction};
 use automation_harness::{
-    Actor, ActorType, Backend, ChangeRecord, EventRecord, MemoryBackend, RunRequest, StoreSnapshot,
+    Actor, ActorType, Backend, ChangeRecord, EventRecord, RunRequest, StoreSnapshot,
 };
 use integration_tests::*;
 use serde_json::json;
@@ -15,9 +15,8 @@ fn ann() -> Actor {
     Actor::new(ActorType::User, "u-1", Some("Ann".into()))
 }
 
-#[test]
-fn the_trigger_actor_and_run_id_reach_the_change_and_the_event() {
-    let harness = harness();
+fn the_trigger_actor_and_run_id_reach_the_change_and_the_event(store: TestStore) {
+    let harness = store.harness();
     let outcome = harness
         .run(
             RunRequest::new(
@@ -38,9 +37,8 @@ fn the_trigger_actor_and_run_id_reach_the_change_and_the_event() {
     assert_eq!(snapshot(&harness).events[0].actor, ann());
 }
 
-#[test]
-fn writes_without_a_trigger_actor_are_the_system_actors() {
-    let harness = harness();
+fn writes_without_a_trigger_actor_are_the_system_actors(store: TestStore) {
+    let harness = store.harness();
     let outcome = run_ok(&harness, "create", create_config(&["db-1"]));
     let system = Actor::new(ActorType::System, "system", Some("System".into()));
     assert_eq!(outcome.changes[0].actor, system);
@@ -51,9 +49,8 @@ fn writes_without_a_trigger_actor_are_the_system_actors() {
     );
 }
 
-#[test]
-fn reordered_or_duplicated_system_ids_are_no_change() {
-    let harness = harness();
+fn reordered_or_duplicated_system_ids_are_no_change(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["b", "a", "c"])));
     for systems in [json!(["c", "b", "a"]), json!(["a", "a", "b", "c", "c"])] {
         let outcome = run_ok(
@@ -75,9 +72,8 @@ fn reordered_or_duplicated_system_ids_are_no_change() {
     assert_eq!(outcome.changes[0].changed_fields, ["systemIds"]);
 }
 
-#[test]
-fn each_change_starts_where_the_last_one_of_its_entity_ended() {
-    let harness = harness();
+fn each_change_starts_where_the_last_one_of_its_entity_ended(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["a"])));
     run_ok(
         &harness,
@@ -109,7 +105,7 @@ fn each_change_starts_where_the_last_one_of_its_entity_ended() {
 /// plugin has written its keys and the engine its changes, so this proves
 /// the whole run is rolled back, not just the part after the failure.
 struct FailingOnEvents {
-    inner: MemoryBackend,
+    inner: Arc<dyn Backend>,
     fail: Arc<AtomicBool>,
 }
 
@@ -175,11 +171,10 @@ impl Transaction for FailingTransaction {
     }
 }
 
-#[test]
-fn a_run_that_fails_late_leaves_the_store_exactly_as_it_was() {
+fn a_run_that_fails_late_leaves_the_store_exactly_as_it_was(store: TestStore) {
     let fail = Arc::new(AtomicBool::new(false));
     let backend = Arc::new(FailingOnEvents {
-        inner: MemoryBackend::new(),
+        inner: Arc::clone(&store.backend),
         fail: Arc::clone(&fail),
     });
     let harness = harness_on(backend);
@@ -207,9 +202,8 @@ fn a_run_that_fails_late_leaves_the_store_exactly_as_it_was() {
     assert_eq!(outcome.events.len(), 2);
 }
 
-#[test]
-fn failed_runs_change_nothing() {
-    let harness = harness();
+fn failed_runs_change_nothing(store: TestStore) {
+    let harness = store.harness();
     let id = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let before = snapshot(&harness);
     let failing = [
@@ -231,9 +225,8 @@ fn failed_runs_change_nothing() {
     }
 }
 
-#[test]
-fn secrets_are_masked_in_persisted_changes_and_events_only() {
-    let harness = harness();
+fn secrets_are_masked_in_persisted_changes_and_events_only(store: TestStore) {
+    let harness = store.harness();
     let outcome = harness
         .run(
             RunRequest::new(
@@ -364,3 +357,13 @@ fn the_catalog_is_qualified_and_complete() {
     assert_eq!(artifacts, ["System Clearance", "Maintenance Window"]);
     assert_eq!(catalog.entity_kind_infos[0].kind, "maintenance");
 }
+
+on_every_backend!(
+    a_run_that_fails_late_leaves_the_store_exactly_as_it_was,
+    the_trigger_actor_and_run_id_reach_the_change_and_the_event,
+    writes_without_a_trigger_actor_are_the_system_actors,
+    reordered_or_duplicated_system_ids_are_no_change,
+    each_change_starts_where_the_last_one_of_its_entity_ended,
+    failed_runs_change_nothing,
+    secrets_are_masked_in_persisted_changes_and_events_only,
+);

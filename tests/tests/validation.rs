@@ -26,9 +26,8 @@ fn problem_paths(harness: &Harness, action: &str, config: Value) -> Vec<String> 
     paths
 }
 
-#[test]
-fn invalid_configs_name_every_offending_field() {
-    let harness = harness();
+fn invalid_configs_name_every_offending_field(store: TestStore) {
+    let harness = store.harness();
     let window = external_id(&run_ok(&harness, "create", create_config(&["db-1"])));
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
         // create
@@ -197,9 +196,8 @@ fn invalid_configs_name_every_offending_field() {
     }
 }
 
-#[test]
-fn problems_say_what_is_wrong() {
-    let harness = harness();
+fn problems_say_what_is_wrong(store: TestStore) {
+    let harness = store.harness();
     let outcome = harness
         .run(RunRequest::new(
             "set_system",
@@ -216,9 +214,8 @@ fn problems_say_what_is_wrong() {
 /// The plugin checks its configs itself too, so a host that skips schema
 /// validation still gets every problem: reversed windows are the rule a
 /// JSON Schema cannot express.
-#[test]
-fn the_plugin_rejects_reversed_windows_the_schema_lets_through() {
-    let harness = harness();
+fn the_plugin_rejects_reversed_windows_the_schema_lets_through(store: TestStore) {
+    let harness = store.harness();
     let outcome = harness
         .run(RunRequest::new(
             "create",
@@ -229,3 +226,9 @@ fn the_plugin_rejects_reversed_windows_the_schema_lets_through() {
     assert_eq!(failure.problems().len(), 1);
     assert!(failure.problems()[0].message.contains("after startAt"));
 }
+
+on_every_backend!(
+    invalid_configs_name_every_offending_field,
+    problems_say_what_is_wrong,
+    the_plugin_rejects_reversed_windows_the_schema_lets_through,
+);

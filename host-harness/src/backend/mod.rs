@@ -7,8 +7,10 @@
 //! entity mutation be abandoned without losing the rest of the run.
 
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryBackend;
+pub use sqlite::SqliteBackend;
 
 use std::collections::BTreeMap;
 
