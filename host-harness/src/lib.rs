@@ -28,6 +28,7 @@ pub mod masking;
 mod plugin;
 pub mod records;
 mod run;
+pub mod scenario;
 pub mod schema;
 mod state;
 mod storage;

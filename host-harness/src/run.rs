@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Harness;
 use crate::bindings::{plugin as wit, types as wit_types};
@@ -187,15 +187,19 @@ impl From<wit_types::Actor> for Actor {
 
 fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
     match error {
-        wit::ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
-            problems
+        wit::ActionError::InvalidConfig(problems) => {
+            let mut problems: Vec<Problem> = problems
                 .into_iter()
                 .map(|p| Problem {
                     path: p.path,
                     message: p.message,
                 })
-                .collect(),
-        ),
+                .collect();
+            // The same order whichever side found them: the host's schema
+            // check or the plugin's own.
+            problems.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.message.cmp(&b.message)));
+            ActionFailure::InvalidConfig(problems)
+        }
         wit::ActionError::NotFound(message) => ActionFailure::NotFound(message),
         wit::ActionError::Internal(message) => ActionFailure::Internal(message),
     }
@@ -482,5 +486,56 @@ fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
             .as_deref()
             .map(|key| secrets.mask_text(key)),
         ..event.clone()
+    }
+}
+
+impl RunOutcome {
+    /// The outcome as one JSON object: `ok`, `runId`, `action`,
+    /// `externalId`, `artifact`, `error` (`kind`, `message`, `problems`),
+    /// `changes`, `events` (`trigger`, `payload`, `contextKey`, `actor`,
+    /// `runId`, `changeId`) and `logs`. The CLI prints it and scenario
+    /// templates look values up in it.
+    pub fn to_json(&self) -> Value {
+        let (external_id, artifact, error) = match &self.result {
+            Ok(success) => (
+                json!(success.external_id),
+                json!(success.artifact),
+                Value::Null,
+            ),
+            Err(failure) => (
+                Value::Null,
+                Value::Null,
+                json!({
+                    "kind": failure.kind(),
+                    "message": failure.message(),
+                    "problems": failure.problems(),
+                }),
+            ),
+        };
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|event| {
+                json!({
+                    "trigger": event.trigger,
+                    "payload": event.payload,
+                    "contextKey": event.context_key,
+                    "actor": event.actor,
+                    "runId": event.run_id,
+                    "changeId": event.change_id,
+                })
+            })
+            .collect();
+        json!({
+            "ok": self.is_ok(),
+            "runId": self.run_id,
+            "action": self.action,
+            "externalId": external_id,
+            "artifact": artifact,
+            "error": error,
+            "changes": self.changes,
+            "events": events,
+            "logs": self.logs,
+        })
     }
 }

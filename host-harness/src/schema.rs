@@ -25,8 +25,8 @@ impl Schema {
         Ok(Self { validator })
     }
 
-    /// Every problem `instance` has, each at the path of the value it
-    /// concerns: a missing or unknown property is reported at the
+    /// Every problem `instance` has, sorted by path, each at the path of
+    /// the value it concerns: a missing or unknown property is reported at the
     /// property's own path rather than its parent's.
     pub fn problems(&self, instance: &Value) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -49,6 +49,7 @@ impl Schema {
                 }),
             }
         }
+        problems.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.message.cmp(&b.message)));
         problems
     }
 }
@@ -84,8 +85,7 @@ mod tests {
     #[test]
     fn problems_point_at_the_offending_property() {
         let problems = schema().problems(&json!({"n": 0, "extra/x": true}));
-        let mut paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
-        paths.sort();
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["/at", "/extra~1x", "/n"]);
     }
 

@@ -1,0 +1,243 @@
+//! Human-readable output. Machines use `--json`.
+
+use std::path::Path;
+
+use automation_harness::scenario::ScenarioReport;
+use automation_harness::{ChangeRecord, EventRecord, Plugin};
+use serde_json::{Value, json};
+
+pub fn json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+pub fn describe_json(plugin: &Plugin) -> Value {
+    let catalog = plugin.catalog();
+    json!({
+        "plugin": { "id": catalog.id, "version": catalog.version },
+        "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
+        "actions": catalog.action_infos().collect::<Vec<_>>(),
+        "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
+        "entityKinds": catalog.entity_kind_infos,
+        "imports": catalog.imports,
+    })
+}
+
+/// `title*, description, …`: a schema's properties, required ones starred.
+fn fields(schema: &Value) -> String {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    schema["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .keys()
+                .map(|name| {
+                    if required.contains(&name.as_str()) {
+                        format!("{name}*")
+                    } else {
+                        name.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn describe(plugin: &Plugin, path: &Path) {
+    let catalog = plugin.catalog();
+    println!(
+        "Plugin {} {}  ({})",
+        catalog.id,
+        catalog.version,
+        path.display()
+    );
+    println!();
+    println!("Triggers (fired by the entity engine from changes):");
+    for trigger in catalog.trigger_infos() {
+        println!(
+            "  {:<28} {}: {}",
+            trigger.id, trigger.display_name, trigger.description
+        );
+        println!(
+            "  {:<28} entity {}, context key {}, payload {{{}}}",
+            "",
+            trigger.entity_kind.as_deref().unwrap_or("-"),
+            trigger.context_key.as_deref().unwrap_or("-"),
+            fields(&trigger.payload_schema)
+        );
+    }
+    println!();
+    println!("Actions (* = required config field):");
+    for action in catalog.action_infos() {
+        println!(
+            "  {:<28} {}: {}",
+            action.id, action.display_name, action.description
+        );
+        println!(
+            "  {:<28} config v{} {{{}}} -> {}",
+            "",
+            action.config_version,
+            fields(&action.config_schema),
+            action.produces.as_deref().unwrap_or("no artifact")
+        );
+    }
+    println!();
+    println!("Artifact types:");
+    for artifact in catalog.artifact_type_infos() {
+        println!(
+            "  {:<28} {} {{{}}}",
+            artifact.id,
+            artifact.name,
+            fields(&artifact.schema)
+        );
+    }
+    println!();
+    println!("Entity kinds:");
+    for kind in &catalog.entity_kind_infos {
+        println!(
+            "  {:<28} state {{{}}}",
+            kind.kind,
+            fields(&kind.state_schema)
+        );
+    }
+    println!();
+    println!("Imports (everything the plugin can reach):");
+    for import in &catalog.imports {
+        println!("  {import}");
+    }
+}
+
+fn compact(value: &Value) -> String {
+    value.to_string()
+}
+
+fn actor(value: &Value) -> String {
+    format!(
+        "{}:{}",
+        value["type"].as_str().unwrap_or("?"),
+        value["id"].as_str().unwrap_or("?")
+    )
+}
+
+/// One run's outcome, as `run` prints it (from the `--json` shape).
+pub fn outcome(outcome: &Value) {
+    let action = outcome["action"].as_str().unwrap_or("?");
+    let run_id = outcome["runId"].as_str().unwrap_or("?");
+    if outcome["ok"] == Value::Bool(true) {
+        println!("ok  {action}  (run {run_id})");
+        if let Some(id) = outcome["externalId"].as_str() {
+            println!("  external id {id}");
+        }
+        if !outcome["artifact"].is_null() {
+            println!("  artifact    {}", compact(&outcome["artifact"]));
+        }
+    } else {
+        let error = &outcome["error"];
+        println!(
+            "FAILED  {action}  (run {run_id}): {} {}",
+            error["kind"].as_str().unwrap_or("?"),
+            error["message"].as_str().unwrap_or("")
+        );
+    }
+    for change in outcome["changes"].as_array().into_iter().flatten() {
+        let verb = match (change["prev"].is_null(), change["next"].is_null()) {
+            (true, _) => "created",
+            (_, true) => "deleted",
+            _ => "changed",
+        };
+        println!(
+            "  change      {}/{} {verb} {} by {}",
+            change["kind"].as_str().unwrap_or("?"),
+            change["entityId"].as_str().unwrap_or("?"),
+            compact(&change["changedFields"]),
+            actor(&change["actor"])
+        );
+    }
+    for event in outcome["events"].as_array().into_iter().flatten() {
+        println!(
+            "  event       {} (context {}) {}",
+            event["trigger"].as_str().unwrap_or("?"),
+            event["contextKey"].as_str().unwrap_or("-"),
+            compact(&event["payload"])
+        );
+    }
+    if outcome["changes"].as_array().is_some_and(Vec::is_empty)
+        && outcome["ok"] == Value::Bool(true)
+    {
+        println!("  (no entity field changed, so no trigger fired)");
+    }
+    for line in outcome["logs"].as_array().into_iter().flatten() {
+        println!(
+            "  log         {} {}",
+            line["level"].as_str().unwrap_or("?"),
+            line["message"].as_str().unwrap_or("")
+        );
+    }
+}
+
+pub fn history(changes: &[ChangeRecord], events: &[EventRecord]) {
+    println!("Changes ({}), oldest first:", changes.len());
+    for change in changes {
+        println!(
+            "  {}  {}/{}  [{}]  by {}  run {}",
+            change.occurred_at,
+            change.kind,
+            change.entity_id,
+            change.changed_fields.join(", "),
+            actor(&json!(change.actor)),
+            change.run_id.as_deref().unwrap_or("-")
+        );
+        if let Some(next) = &change.next {
+            println!("      now {next}");
+        }
+    }
+    println!("Events ({}), oldest first:", events.len());
+    for event in events {
+        println!(
+            "  {}  {}  context {}  run {}",
+            event.occurred_at,
+            event.trigger,
+            event.context_key.as_deref().unwrap_or("-"),
+            event.run_id.as_deref().unwrap_or("-")
+        );
+        println!("      payload {}", event.payload);
+    }
+}
+
+pub fn scenario(report: &ScenarioReport, file: &Path, detailed: bool) {
+    println!("Scenario {:?} ({})", report.name, file.display());
+    for step in &report.steps {
+        let label = match &step.id {
+            Some(id) => format!("{} [{id}]", step.action),
+            None => step.action.clone(),
+        };
+        println!(
+            "  step {}: {label} ... {}",
+            step.index,
+            if step.passed { "passed" } else { "FAILED" }
+        );
+        if let Some(error) = &step.error {
+            println!("    error: {error}");
+        }
+        for mismatch in &step.mismatches {
+            println!("    {} expected: {}", mismatch.what, mismatch.expected);
+            println!("    {} actual:   {}", mismatch.what, mismatch.actual);
+        }
+        if detailed && let Some(outcome_json) = &step.outcome {
+            outcome(outcome_json);
+            println!();
+        }
+    }
+    let passed = report.steps.iter().filter(|step| step.passed).count();
+    println!(
+        "  {} step(s): {passed} passed, {} failed",
+        report.steps.len(),
+        report.steps.len() - passed
+    );
+}

@@ -1,0 +1,449 @@
+//! Scenario files: plugin tests written as JSON, no Rust needed.
+//!
+//! A scenario fixes the clock, runs steps on a fresh in-memory store, and
+//! checks each step's outcome against what it expects. A later step can
+//! use an earlier step's outcome through `{{<step-id>.<path>}}` templates.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{Actor, Harness, MemoryBackend, Plugin, RunRequest};
+
+/// A scenario as written in its file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where the host clock stands; the real clock when absent.
+    #[serde(default)]
+    pub now: Option<DateTime<Utc>>,
+    /// The steps, kept as written: templates are resolved just before
+    /// each step runs.
+    pub steps: Vec<Value>,
+}
+
+/// One step, its templates resolved.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Step {
+    /// Names the step's outcome for later templates.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The action, local or qualified.
+    pub run: String,
+    #[serde(default = "empty_object")]
+    pub config: Value,
+    #[serde(default)]
+    pub actor: Option<Actor>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// What a step expects of its outcome; every key is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Expectation {
+    pub ok: Option<bool>,
+    pub external_id: Option<Value>,
+    /// Matched as a subset of the artifact.
+    pub artifact: Option<Value>,
+    pub error: Option<ErrorExpectation>,
+    /// Every event fired, in order, each matched as a subset.
+    pub events: Option<Vec<Value>>,
+    /// Each string must be contained in some log line.
+    pub logs: Option<Vec<String>>,
+}
+
+/// What a failing step expects of its error.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorExpectation {
+    /// Equal to the error's kind.
+    pub kind: Option<String>,
+    /// Contained in the error's message.
+    pub message: Option<String>,
+    /// Matched as a subset of the problems.
+    pub problems: Option<Value>,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read scenario {}", path.display()))?;
+        let scenario: Scenario = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid scenario", path.display()))?;
+        for (index, step) in scenario.steps.iter().enumerate() {
+            Step::deserialize(step)
+                .with_context(|| format!("{}: step {} is malformed", path.display(), index + 1))?;
+        }
+        Ok(scenario)
+    }
+}
+
+/// A mismatch between what a step expected and what happened.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mismatch {
+    /// What was compared, such as `artifact.status` or `events`.
+    pub what: String,
+    pub expected: Value,
+    pub actual: Value,
+}
+
+/// How one step went.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    /// 1-based.
+    pub index: usize,
+    pub id: Option<String>,
+    pub action: String,
+    pub passed: bool,
+    /// Why the step could not run at all, such as an unknown action.
+    pub error: Option<String>,
+    pub mismatches: Vec<Mismatch>,
+    /// The run's outcome, as `run --json` prints it.
+    pub outcome: Option<Value>,
+}
+
+/// How a scenario went.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub passed: bool,
+    pub steps: Vec<StepReport>,
+}
+
+/// Runs `scenario` on a fresh in-memory store.
+pub fn run_scenario(plugin: &Plugin, scenario: &Scenario) -> ScenarioReport {
+    let mut builder = Harness::builder().backend(Arc::new(MemoryBackend::new()));
+    if let Some(now) = scenario.now {
+        builder = builder.fixed_clock(now);
+    }
+    let harness = builder.with_plugin(plugin.clone());
+    let mut outcomes: BTreeMap<String, Value> = BTreeMap::new();
+    let mut steps = Vec::new();
+    for (index, raw) in scenario.steps.iter().enumerate() {
+        let report = run_step(&harness, index + 1, raw, &outcomes);
+        if let (Some(id), Some(outcome)) = (&report.id, &report.outcome) {
+            outcomes.insert(id.clone(), outcome.clone());
+        }
+        steps.push(report);
+    }
+    ScenarioReport {
+        name: scenario.name.clone(),
+        passed: steps.iter().all(|step| step.passed),
+        steps,
+    }
+}
+
+fn run_step(
+    harness: &Harness,
+    index: usize,
+    raw: &Value,
+    outcomes: &BTreeMap<String, Value>,
+) -> StepReport {
+    let mut report = StepReport {
+        index,
+        id: raw.get("id").and_then(Value::as_str).map(str::to_owned),
+        action: raw
+            .get("run")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        passed: false,
+        error: None,
+        mismatches: Vec::new(),
+        outcome: None,
+    };
+    // The run part resolves against earlier steps; `expect` may also name
+    // this step's own outcome (`{{park.externalId}}` inside step `park`).
+    let mut run_part = raw.clone();
+    let expect_raw = run_part
+        .as_object_mut()
+        .and_then(|step| step.remove("expect"));
+    let step = match resolve(&run_part, outcomes)
+        .and_then(|value| Step::deserialize(&value).map_err(|error| anyhow!("{error}")))
+    {
+        Ok(step) => step,
+        Err(error) => {
+            report.error = Some(format!("{error:#}"));
+            return report;
+        }
+    };
+    let mut request = RunRequest::new(step.run.clone(), step.config.clone());
+    request.actor = step.actor.clone();
+    request.run_id = step.run_id.clone();
+    request.secrets = step.secrets.clone();
+    let outcome = match harness.run(request) {
+        Ok(outcome) => outcome.to_json(),
+        Err(error) => {
+            report.error = Some(format!("{error:#}"));
+            return report;
+        }
+    };
+    report.outcome = Some(outcome.clone());
+    if let Some(expect_raw) = expect_raw {
+        let mut visible = outcomes.clone();
+        if let Some(id) = &step.id {
+            visible.insert(id.clone(), outcome.clone());
+        }
+        match resolve(&expect_raw, &visible)
+            .and_then(|value| Expectation::deserialize(&value).map_err(|error| anyhow!("{error}")))
+        {
+            Ok(expect) => report.mismatches = check(&expect, &outcome),
+            Err(error) => {
+                report.error = Some(format!("expect: {error:#}"));
+                return report;
+            }
+        }
+    }
+    report.passed = report.mismatches.is_empty();
+    report
+}
+
+/// Compares an outcome with what was expected of it.
+pub fn check(expect: &Expectation, outcome: &Value) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+    let mut compare = |what: &str, expected: &Value, actual: &Value, matches: bool| {
+        if !matches {
+            mismatches.push(Mismatch {
+                what: what.to_owned(),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            });
+        }
+    };
+    let field = |name: &str| outcome.get(name).cloned().unwrap_or(Value::Null);
+    if let Some(ok) = expect.ok {
+        compare(
+            "ok",
+            &Value::Bool(ok),
+            &field("ok"),
+            field("ok") == Value::Bool(ok),
+        );
+    }
+    if let Some(external_id) = &expect.external_id {
+        compare(
+            "externalId",
+            external_id,
+            &field("externalId"),
+            *external_id == field("externalId"),
+        );
+    }
+    if let Some(artifact) = &expect.artifact {
+        let actual = field("artifact");
+        compare("artifact", artifact, &actual, is_subset(artifact, &actual));
+    }
+    if let Some(error) = &expect.error {
+        let actual = field("error");
+        if let Some(kind) = &error.kind {
+            let actual_kind = actual.get("kind").cloned().unwrap_or(Value::Null);
+            compare(
+                "error.kind",
+                &Value::from(kind.as_str()),
+                &actual_kind,
+                actual_kind == *kind.as_str(),
+            );
+        }
+        if let Some(message) = &error.message {
+            let actual_message = actual.get("message").cloned().unwrap_or(Value::Null);
+            let contained = actual_message
+                .as_str()
+                .is_some_and(|text| text.contains(message.as_str()));
+            compare(
+                "error.message",
+                &Value::from(message.as_str()),
+                &actual_message,
+                contained,
+            );
+        }
+        if let Some(problems) = &error.problems {
+            let actual_problems = actual.get("problems").cloned().unwrap_or(Value::Null);
+            compare(
+                "error.problems",
+                problems,
+                &actual_problems,
+                is_subset(problems, &actual_problems),
+            );
+        }
+    }
+    if let Some(events) = &expect.events {
+        let expected = Value::Array(events.clone());
+        let actual = field("events");
+        compare("events", &expected, &actual, is_subset(&expected, &actual));
+    }
+    if let Some(logs) = &expect.logs {
+        let lines: Vec<String> = field("logs")
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|line| line.get("message").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for wanted in logs {
+            let found = lines.iter().any(|line| line.contains(wanted.as_str()));
+            compare(
+                "logs",
+                &Value::from(wanted.as_str()),
+                &Value::from(lines.clone()),
+                found,
+            );
+        }
+    }
+    mismatches
+}
+
+/// Whether `actual` holds everything `expected` says: every key of an
+/// expected object present and matching, arrays of the same length
+/// matching item by item, scalars equal.
+pub fn is_subset(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(expected), Value::Object(actual)) => expected
+            .iter()
+            .all(|(key, value)| actual.get(key).is_some_and(|found| is_subset(value, found))),
+        (Value::Array(expected), Value::Array(actual)) => {
+            expected.len() == actual.len()
+                && expected
+                    .iter()
+                    .zip(actual)
+                    .all(|(expected, actual)| is_subset(expected, actual))
+        }
+        (expected, actual) => expected == actual,
+    }
+}
+
+/// Replaces every `{{<id>.<path>}}` in the strings of `value`. A string
+/// that is one template and nothing else takes the value's JSON type.
+pub fn resolve(value: &Value, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
+    Ok(match value {
+        Value::String(text) => resolve_text(text, outcomes)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| resolve(item, outcomes))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), resolve(value, outcomes)?)))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn resolve_text(text: &str, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
+    if let Some(inner) = text
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        && !inner.contains("{{")
+    {
+        return lookup(inner.trim(), outcomes);
+    }
+    let mut resolved = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(length) = rest[start..].find("}}") else {
+            break;
+        };
+        resolved.push_str(&rest[..start]);
+        let value = lookup(rest[start + 2..start + length].trim(), outcomes)?;
+        match value {
+            Value::String(text) => resolved.push_str(&text),
+            other => resolved.push_str(&other.to_string()),
+        }
+        rest = &rest[start + length + 2..];
+    }
+    resolved.push_str(rest);
+    Ok(Value::String(resolved))
+}
+
+fn lookup(reference: &str, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
+    let mut segments = reference.split('.');
+    let id = segments.next().unwrap_or_default();
+    let mut value = outcomes.get(id).ok_or_else(|| {
+        anyhow!("template {{{{{reference}}}}}: no earlier step has the id {id:?}")
+    })?;
+    for segment in segments {
+        let next = match value {
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Value::Object(object) => object.get(segment),
+            _ => None,
+        };
+        value = next.ok_or_else(|| {
+            anyhow!(
+                "template {{{{{reference}}}}}: the outcome of {id:?} has nothing at {segment:?}"
+            )
+        })?;
+    }
+    Ok(value.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcomes() -> BTreeMap<String, Value> {
+        BTreeMap::from([(
+            "park".to_owned(),
+            json!({"externalId": "w-1", "events": [{"payload": {"status": "scheduled", "n": 3}}]}),
+        )])
+    }
+
+    #[test]
+    fn whole_string_templates_keep_their_type() {
+        let resolved = resolve(
+            &json!({"n": "{{park.events.0.payload.n}}", "id": "{{ park.externalId }}"}),
+            &outcomes(),
+        )
+        .unwrap();
+        assert_eq!(resolved, json!({"n": 3, "id": "w-1"}));
+    }
+
+    #[test]
+    fn embedded_templates_are_spliced_as_text() {
+        let resolved = resolve(
+            &json!("window {{park.externalId}} has {{park.events.0.payload.n}}"),
+            &outcomes(),
+        )
+        .unwrap();
+        assert_eq!(resolved, json!("window w-1 has 3"));
+    }
+
+    #[test]
+    fn unknown_references_are_errors() {
+        assert!(resolve(&json!("{{nope.externalId}}"), &outcomes()).is_err());
+        assert!(resolve(&json!("{{park.events.5}}"), &outcomes()).is_err());
+    }
+
+    #[test]
+    fn subsets_match_keys_arrays_and_scalars() {
+        let actual = json!({"a": 1, "b": [{"x": 1, "y": 2}], "c": "s"});
+        assert!(is_subset(&json!({"b": [{"y": 2}]}), &actual));
+        assert!(!is_subset(&json!({"b": []}), &actual));
+        assert!(!is_subset(&json!({"d": null}), &actual));
+        assert!(!is_subset(&json!({"a": "1"}), &actual));
+    }
+}
