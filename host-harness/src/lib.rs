@@ -29,6 +29,7 @@ mod plugin;
 pub mod records;
 mod run;
 pub mod scenario;
+mod scheduler;
 pub mod schema;
 mod state;
 mod storage;
@@ -41,7 +42,9 @@ use chrono::{DateTime, Utc};
 pub use backend::{Backend, MemoryBackend, SqliteBackend, StoreSnapshot};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use entity::changed_fields;
-pub use plugin::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, Plugin, TriggerInfo};
+pub use plugin::{
+    ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, Plugin, TriggerInfo,
+};
 pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
 pub use run::{ActionFailure, ActionSuccess, RunOutcome, RunRequest, UnknownAction};
 
@@ -50,6 +53,8 @@ pub struct Harness {
     plugin: Plugin,
     backend: Arc<dyn Backend>,
     clock: Arc<dyn Clock>,
+    /// The same clock when it is one the harness may move.
+    fixed_clock: Option<Arc<FixedClock>>,
     randomness: Arc<Randomness>,
 }
 
@@ -58,6 +63,7 @@ pub struct Harness {
 pub struct HarnessBuilder {
     backend: Arc<dyn Backend>,
     clock: Arc<dyn Clock>,
+    fixed_clock: Option<Arc<FixedClock>>,
     randomness: Randomness,
     engine: Option<wasmtime::Engine>,
 }
@@ -67,6 +73,7 @@ impl Default for HarnessBuilder {
         Self {
             backend: Arc::new(MemoryBackend::new()),
             clock: Arc::new(SystemClock),
+            fixed_clock: None,
             randomness: Randomness::from_os(),
             engine: None,
         }
@@ -81,12 +88,16 @@ impl HarnessBuilder {
 
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self.fixed_clock = None;
         self
     }
 
-    /// Stops the clock at `now`.
-    pub fn fixed_clock(self, now: DateTime<Utc>) -> Self {
-        self.clock(Arc::new(FixedClock::new(now)))
+    /// Stops the clock at `now`; [`Harness::advance`] moves it.
+    pub fn fixed_clock(mut self, now: DateTime<Utc>) -> Self {
+        let clock = Arc::new(FixedClock::new(now));
+        self.clock = clock.clone();
+        self.fixed_clock = Some(clock);
+        self
     }
 
     /// Makes every random id repeatable.
@@ -115,6 +126,7 @@ impl HarnessBuilder {
             plugin,
             backend: self.backend,
             clock: self.clock,
+            fixed_clock: self.fixed_clock,
             randomness: Arc::new(self.randomness),
         }
     }

@@ -95,6 +95,19 @@ pub struct EntityKindInfo {
     pub state_schema: Value,
 }
 
+/// A scheduled job as the host publishes it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInfo {
+    pub id: String,
+    pub local_id: String,
+    pub display_name: String,
+    pub description: String,
+    /// The job runs at every whole multiple of this many seconds since the
+    /// Unix epoch.
+    pub every_seconds: u32,
+}
+
 /// A plugin's checked catalog, with every schema compiled.
 pub struct Catalog {
     pub id: String,
@@ -104,6 +117,7 @@ pub struct Catalog {
     pub artifact_types: BTreeMap<String, (ArtifactTypeInfo, Schema)>,
     pub entity_kinds: BTreeMap<String, Schema>,
     pub entity_kind_infos: Vec<EntityKindInfo>,
+    pub jobs: BTreeMap<String, JobInfo>,
     /// The component's imports, by name.
     pub imports: Vec<String>,
 }
@@ -119,8 +133,18 @@ impl Catalog {
             artifact_types: BTreeMap::new(),
             entity_kinds: BTreeMap::new(),
             entity_kind_infos: Vec::new(),
+            jobs: BTreeMap::new(),
             imports: Vec::new(),
         }
+    }
+
+    /// The actor of the plugin's own background work.
+    pub fn service_actor(&self) -> crate::Actor {
+        crate::Actor::new(
+            crate::ActorType::Service,
+            self.id.clone(),
+            Some(self.id.clone()),
+        )
     }
 
     /// `maintenance@1.3.1`, how errors name the plugin.
@@ -271,6 +295,23 @@ impl Catalog {
                     .is_none(),
                 "action {} is declared twice",
                 action.id
+            );
+        }
+        for job in definition.jobs {
+            check_local_id("job", &job.id)?;
+            let wit::Schedule::EverySeconds(every_seconds) = job.schedule;
+            ensure!(every_seconds > 0, "job {} has an interval of 0 s", job.id);
+            let info = JobInfo {
+                id: catalog.qualify(&job.id),
+                local_id: job.id.clone(),
+                display_name: job.display_name,
+                description: job.description,
+                every_seconds,
+            };
+            ensure!(
+                catalog.jobs.insert(job.id.clone(), info).is_none(),
+                "job {} is declared twice",
+                job.id
             );
         }
         Ok(catalog)

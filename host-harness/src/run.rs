@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::Harness;
 use crate::bindings::{plugin as wit, types as wit_types};
-use crate::clock::{WasiMonotonicClock, WasiWallClock};
+use chrono::{DateTime, Utc};
+
+use crate::clock::{WasiMonotonicClock, WasiWallClock, format_instant};
 use crate::masking::Secrets;
 use crate::plugin::new_store;
 use crate::records::{Actor, ActorType, ChangeRecord, EventRecord, LogLine, Problem};
@@ -119,7 +121,7 @@ impl ActionFailure {
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub run_id: String,
-    /// The qualified action id.
+    /// The qualified action or job id.
     pub action: String,
     pub result: Result<ActionSuccess, ActionFailure>,
     /// The changes committed, as persisted (secrets masked).
@@ -205,6 +207,35 @@ fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
     }
 }
 
+/// What one run invokes in the plugin.
+enum Invocation {
+    Action {
+        local_id: String,
+        config: Value,
+        actor: Option<Actor>,
+        produces: Option<String>,
+    },
+    Job {
+        local_id: String,
+        scheduled_at: DateTime<Utc>,
+    },
+}
+
+impl Invocation {
+    fn local_id(&self) -> &str {
+        match self {
+            Invocation::Action { local_id, .. } | Invocation::Job { local_id, .. } => local_id,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Invocation::Action { .. } => "action",
+            Invocation::Job { .. } => "job",
+        }
+    }
+}
+
 impl Harness {
     /// Runs one action and returns its whole outcome. A domain failure is
     /// an `Ok` outcome with a failed result; a trap, or a plugin breaking
@@ -225,24 +256,84 @@ impl Harness {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let action = info.id.clone();
-        let local_action = info.local_id.clone();
         let run_id = request
             .run_id
             .clone()
             .unwrap_or_else(|| self.randomness.uuid());
-
         let problems = config_schema.problems(&request.config);
         if !problems.is_empty() {
             return Ok(RunOutcome::failed(
                 run_id,
-                action,
+                info.id.clone(),
                 ActionFailure::InvalidConfig(problems),
                 Vec::new(),
             ));
         }
+        let invocation = Invocation::Action {
+            local_id: info.local_id.clone(),
+            config: request.config,
+            actor: request.actor,
+            produces: info.produces.clone(),
+        };
+        self.execute(
+            invocation,
+            info.id.clone(),
+            run_id,
+            &request.secrets,
+            |_| Ok(()),
+        )
+    }
 
-        let context = || format!("plugin {}, action {local_action}", catalog.label());
+    /// Runs the scheduled job `job` (local or qualified) as due at
+    /// `scheduled_at`, with the plugin's service actor, through the same
+    /// engine and atomicity as an action. `after` writes host bookkeeping
+    /// into the run's transaction, so it commits with the run or not at
+    /// all.
+    pub(crate) fn run_job_at(
+        &self,
+        job: &str,
+        scheduled_at: DateTime<Utc>,
+        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RunOutcome> {
+        let catalog = Arc::clone(&self.plugin.catalog);
+        let info = catalog
+            .local_id(job)
+            .and_then(|local| catalog.jobs.get(local))
+            .ok_or_else(|| UnknownAction {
+                plugin: catalog.label(),
+                action: job.to_owned(),
+                known: catalog.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        let invocation = Invocation::Job {
+            local_id: info.local_id.clone(),
+            scheduled_at,
+        };
+        self.execute(
+            invocation,
+            info.id.clone(),
+            self.randomness.uuid(),
+            &[],
+            after,
+        )
+    }
+
+    fn execute(
+        &self,
+        invocation: Invocation,
+        qualified_id: String,
+        run_id: String,
+        secrets: &[String],
+        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RunOutcome> {
+        let catalog = Arc::clone(&self.plugin.catalog);
+        let context = || {
+            format!(
+                "plugin {}, {} {}",
+                catalog.label(),
+                invocation.what(),
+                invocation.local_id()
+            )
+        };
         let txn = self.backend.begin().with_context(context)?;
         let mut rng = self.randomness.fork();
         let mut store = new_store(&self.plugin.engine, Arc::clone(&catalog), |wasi| {
@@ -272,20 +363,39 @@ impl Harness {
             .map_err(|error| anyhow!("{error:#}"))
             .with_context(|| format!("{}: instantiation failed", context()))?;
         let exports = instance.checkstack_automation_plugin();
-        let run_context = wit::RunContext {
-            run_id: run_id.clone(),
-            actor: request.actor.clone().map(Into::into),
-            automation_id: None,
-            trigger: None,
-            attempt: 1,
+        let called = match &invocation {
+            Invocation::Action {
+                local_id,
+                config,
+                actor,
+                ..
+            } => {
+                let run_context = wit::RunContext {
+                    run_id: run_id.clone(),
+                    actor: actor.clone().map(Into::into),
+                    automation_id: None,
+                    trigger: None,
+                    attempt: 1,
+                };
+                exports
+                    .call_run_action(&mut store, local_id, &config.to_string(), &run_context)
+                    .map(|result| result.map(Some))
+            }
+            Invocation::Job {
+                local_id,
+                scheduled_at,
+            } => {
+                let job_context = wit::JobContext {
+                    run_id: run_id.clone(),
+                    actor: catalog.service_actor().into(),
+                    scheduled_at: format_instant(*scheduled_at),
+                };
+                exports
+                    .call_run_job(&mut store, local_id, &job_context)
+                    .map(|result| result.map(|()| None))
+            }
         };
-        let result = exports
-            .call_run_action(
-                &mut store,
-                &local_action,
-                &request.config.to_string(),
-                &run_context,
-            )
+        let result = called
             .map_err(|error| crate::plugin::trap_report(error, store.data()))
             .with_context(|| format!("{} trapped", context()))?;
 
@@ -300,17 +410,22 @@ impl Harness {
                     .unwrap_or_default();
                 return Ok(RunOutcome::failed(
                     run_id,
-                    action,
+                    qualified_id,
                     failure_from_wit(error),
                     logs,
                 ));
             }
         };
-        let artifact = self
-            .check_artifact(info.produces.as_deref(), success.artifact.as_deref())
-            .with_context(context)?;
+        let (external_id, artifact) = match (&invocation, success) {
+            (Invocation::Action { produces, .. }, Some(success)) => (
+                success.external_id,
+                self.check_artifact(produces.as_deref(), success.artifact.as_deref())
+                    .with_context(context)?,
+            ),
+            _ => (None, None),
+        };
 
-        // The deriver runs after the action returns, because the component
+        // The deriver runs after the plugin returns, because the component
         // model does not let the host call into the guest during an import.
         let changes = match store.data_mut().run.as_mut() {
             Some(run) => {
@@ -336,7 +451,7 @@ impl Harness {
         let Some(mut run) = store.data_mut().run.take() else {
             bail!("{}: the run state vanished", context());
         };
-        let secrets = Secrets::new(request.secrets.iter().cloned());
+        let secrets = Secrets::new(secrets.iter().cloned());
         let changes: Vec<ChangeRecord> = changes.iter().map(|c| mask_change(c, &secrets)).collect();
         let events: Vec<EventRecord> = events.iter().map(|e| mask_event(e, &secrets)).collect();
         for change in &changes {
@@ -345,14 +460,15 @@ impl Harness {
         for event in &events {
             run.txn.append_event(event).with_context(context)?;
         }
+        after(run.txn.as_mut()).with_context(context)?;
         run.txn
             .commit()
             .with_context(|| format!("{}: committing the run failed", context()))?;
         Ok(RunOutcome {
             run_id,
-            action,
+            action: qualified_id,
             result: Ok(ActionSuccess {
-                external_id: success.external_id,
+                external_id,
                 artifact,
             }),
             changes,

@@ -51,6 +51,25 @@ pub struct Step {
     pub expect: Option<Expectation>,
 }
 
+/// A step that moves the clock: `{ "advance": "PT2M", "expect": … }`.
+/// Its outcome gathers every job run on the way: `ok` when all
+/// succeeded, `runs`, and all their `changes`, `events` and `logs` in
+/// order.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AdvanceStep {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// An ISO 8601 duration, such as `PT2M`.
+    pub advance: String,
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+}
+
+fn is_advance(raw: &Value) -> bool {
+    raw.get("advance").is_some()
+}
+
 fn empty_object() -> Value {
     Value::Object(Map::new())
 }
@@ -90,8 +109,13 @@ impl Scenario {
         let scenario: Scenario = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid scenario", path.display()))?;
         for (index, step) in scenario.steps.iter().enumerate() {
-            Step::deserialize(step)
-                .with_context(|| format!("{}: step {} is malformed", path.display(), index + 1))?;
+            let malformed = || format!("{}: step {} is malformed", path.display(), index + 1);
+            if is_advance(step) {
+                let advance = AdvanceStep::deserialize(step).with_context(malformed)?;
+                crate::scheduler::parse_duration(&advance.advance).with_context(malformed)?;
+            } else {
+                Step::deserialize(step).with_context(malformed)?;
+            }
         }
         Ok(scenario)
     }
@@ -133,8 +157,12 @@ pub struct ScenarioReport {
 /// Runs `scenario` on a fresh in-memory store.
 pub fn run_scenario(plugin: &Plugin, scenario: &Scenario) -> ScenarioReport {
     let mut builder = Harness::builder().backend(Arc::new(MemoryBackend::new()));
-    if let Some(now) = scenario.now {
-        builder = builder.fixed_clock(now);
+    // Advancing time needs a clock the harness can move.
+    let moves_time = scenario.steps.iter().any(is_advance);
+    match scenario.now {
+        Some(now) => builder = builder.fixed_clock(now),
+        None if moves_time => builder = builder.fixed_clock(Utc::now()),
+        None => {}
     }
     let harness = builder.with_plugin(plugin.clone());
     let mut outcomes: BTreeMap<String, Value> = BTreeMap::new();
@@ -162,11 +190,14 @@ fn run_step(
     let mut report = StepReport {
         index,
         id: raw.get("id").and_then(Value::as_str).map(str::to_owned),
-        action: raw
-            .get("run")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        action: match raw.get("advance").and_then(Value::as_str) {
+            Some(duration) => format!("advance {duration}"),
+            None => raw
+                .get("run")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        },
         passed: false,
         error: None,
         mismatches: Vec::new(),
@@ -178,21 +209,8 @@ fn run_step(
     let expect_raw = run_part
         .as_object_mut()
         .and_then(|step| step.remove("expect"));
-    let step = match resolve(&run_part, outcomes)
-        .and_then(|value| Step::deserialize(&value).map_err(|error| anyhow!("{error}")))
-    {
-        Ok(step) => step,
-        Err(error) => {
-            report.error = Some(format!("{error:#}"));
-            return report;
-        }
-    };
-    let mut request = RunRequest::new(step.run.clone(), step.config.clone());
-    request.actor = step.actor.clone();
-    request.run_id = step.run_id.clone();
-    request.secrets = step.secrets.clone();
-    let outcome = match harness.run(request) {
-        Ok(outcome) => outcome.to_json(),
+    let (id, outcome) = match run_part_of(harness, &run_part, outcomes) {
+        Ok(ran) => ran,
         Err(error) => {
             report.error = Some(format!("{error:#}"));
             return report;
@@ -201,7 +219,7 @@ fn run_step(
     report.outcome = Some(outcome.clone());
     if let Some(expect_raw) = expect_raw {
         let mut visible = outcomes.clone();
-        if let Some(id) = &step.id {
+        if let Some(id) = &id {
             visible.insert(id.clone(), outcome.clone());
         }
         match resolve(&expect_raw, &visible)
@@ -216,6 +234,45 @@ fn run_step(
     }
     report.passed = report.mismatches.is_empty();
     report
+}
+
+/// Runs what a step does, returning its id and its outcome as JSON.
+fn run_part_of(
+    harness: &Harness,
+    run_part: &Value,
+    outcomes: &BTreeMap<String, Value>,
+) -> anyhow::Result<(Option<String>, Value)> {
+    let resolved = resolve(run_part, outcomes)?;
+    if is_advance(&resolved) {
+        let step = AdvanceStep::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
+        let by = crate::scheduler::parse_duration(&step.advance)?;
+        let runs: Vec<Value> = harness
+            .advance(by)?
+            .iter()
+            .map(|run| run.to_json())
+            .collect();
+        let gather = |field: &str| -> Value {
+            Value::Array(
+                runs.iter()
+                    .flat_map(|run| run[field].as_array().cloned().unwrap_or_default())
+                    .collect(),
+            )
+        };
+        let outcome = serde_json::json!({
+            "ok": runs.iter().all(|run| run["ok"] == Value::Bool(true)),
+            "runs": runs,
+            "changes": gather("changes"),
+            "events": gather("events"),
+            "logs": gather("logs"),
+        });
+        return Ok((step.id, outcome));
+    }
+    let step = Step::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
+    let mut request = RunRequest::new(step.run.clone(), step.config.clone());
+    request.actor = step.actor.clone();
+    request.run_id = step.run_id.clone();
+    request.secrets = step.secrets.clone();
+    Ok((step.id, harness.run(request)?.to_json()))
 }
 
 /// Compares an outcome with what was expected of it.

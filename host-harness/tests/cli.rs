@@ -263,7 +263,7 @@ fn describe_lists_the_qualified_catalog_and_the_imports() {
         catalog["imports"]
             .as_array()
             .unwrap()
-            .contains(&json!("checkstack:automation/entity@0.1.0"))
+            .contains(&json!("checkstack:automation/entity@0.2.0"))
     );
     let text = String::from_utf8(run(&["describe"], &workspace()).stdout).unwrap();
     assert!(
@@ -345,4 +345,58 @@ fn every_command_has_help() {
         assert!(output.status.success(), "{command}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
     }
+}
+
+#[test]
+fn tick_runs_due_jobs_against_the_store_once_per_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let parked = run(
+        &[
+            "run",
+            "set_system",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+            "--now",
+            "2026-03-01T10:00:00Z",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(parked.status.success());
+    let id = stdout_json(&parked)["externalId"].clone();
+
+    let ticked = run(
+        &["tick", "--now", "2026-03-01T10:01:00Z", "--json"],
+        dir.path(),
+    );
+    assert!(
+        ticked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ticked.stderr)
+    );
+    let ticked = stdout_json(&ticked);
+    assert_eq!(ticked["ok"], true);
+    let event = &ticked["runs"][0]["events"][0];
+    assert_eq!(event["trigger"], "maintenance.updated");
+    assert_eq!(event["contextKey"], id);
+    assert_eq!(event["payload"]["status"], "in_progress");
+    assert_eq!(
+        event["actor"],
+        json!({"type": "service", "id": "maintenance", "name": "maintenance"})
+    );
+
+    let again = run(&["tick", "--now", "2026-03-01T10:01:30Z"], dir.path());
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("no job was due"));
+
+    let done = stdout_json(&run(
+        &["tick", "--now", "2026-03-01T10:31:00Z", "--json"],
+        dir.path(),
+    ));
+    assert_eq!(
+        done["runs"][0]["events"][0]["payload"]["status"],
+        "completed"
+    );
+    let history = stdout_json(&run(&["history", "--json"], dir.path()));
+    assert_eq!(history["events"].as_array().unwrap().len(), 3);
 }

@@ -55,6 +55,15 @@ pub struct EntityKind {
     pub state_schema: Value,
 }
 
+/// A scheduled job, run every `every_seconds`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobDefinition {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+    pub every_seconds: u32,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PluginDefinition {
     pub id: &'static str,
@@ -63,6 +72,7 @@ pub struct PluginDefinition {
     pub actions: Vec<ActionDefinition>,
     pub artifact_types: Vec<ArtifactType>,
     pub entity_kinds: Vec<EntityKind>,
+    pub jobs: Vec<JobDefinition>,
 }
 
 const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
@@ -315,6 +325,12 @@ pub fn definitions() -> PluginDefinition {
         entity_kinds: vec![EntityKind {
             kind: ENTITY_KIND,
             state_schema: entity_state_schema(),
+        }],
+        jobs: vec![JobDefinition {
+            id: crate::jobs::JOB_ADVANCE_STATUS,
+            display_name: "Advance Maintenance Status",
+            description: "Starts scheduled windows whose start has passed and completes windows in progress whose end has passed",
+            every_seconds: 60,
         }],
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::host::{self, EntityError, Page, StorageError};
-use crate::{actions, catalog, config, entity};
+use crate::{actions, catalog, config, entity, jobs};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -188,6 +188,16 @@ fn problems_to_wit(problems: Vec<config::Problem>) -> Vec<types::Problem> {
         .collect()
 }
 
+fn error_to_wit(error: actions::ActionError) -> wit_plugin::ActionError {
+    match error {
+        actions::ActionError::InvalidConfig(problems) => {
+            wit_plugin::ActionError::InvalidConfig(problems_to_wit(problems))
+        }
+        actions::ActionError::NotFound(message) => wit_plugin::ActionError::NotFound(message),
+        actions::ActionError::Internal(message) => wit_plugin::ActionError::Internal(message),
+    }
+}
+
 impl wit_plugin::Guest for Component {
     fn definitions() -> wit_plugin::PluginDefinition {
         let catalog = catalog::definitions();
@@ -214,6 +224,16 @@ impl wit_plugin::Guest for Component {
                     state_schema: k.state_schema.to_string(),
                 })
                 .collect(),
+            jobs: catalog
+                .jobs
+                .into_iter()
+                .map(|job| wit_plugin::JobDefinition {
+                    id: job.id.into(),
+                    display_name: job.display_name.into(),
+                    description: job.description.into(),
+                    schedule: wit_plugin::Schedule::EverySeconds(job.every_seconds),
+                })
+                .collect(),
         }
     }
 
@@ -232,21 +252,31 @@ impl wit_plugin::Guest for Component {
             run_id: context.run_id,
             trigger_actor: context.actor.map(actor_from_wit),
         };
-        match actions::run_action(&WitHost, &action_id, &config, &run) {
-            Ok(success) => Ok(wit_plugin::ActionSuccess {
+        actions::run_action(&WitHost, &action_id, &config, &run)
+            .map(|success| wit_plugin::ActionSuccess {
                 external_id: success.external_id,
                 artifact: success.artifact.map(|artifact| artifact.to_string()),
-            }),
-            Err(actions::ActionError::InvalidConfig(problems)) => Err(
-                wit_plugin::ActionError::InvalidConfig(problems_to_wit(problems)),
-            ),
-            Err(actions::ActionError::NotFound(message)) => {
-                Err(wit_plugin::ActionError::NotFound(message))
-            }
-            Err(actions::ActionError::Internal(message)) => {
-                Err(wit_plugin::ActionError::Internal(message))
-            }
-        }
+            })
+            .map_err(error_to_wit)
+    }
+
+    fn run_job(
+        job_id: String,
+        context: wit_plugin::JobContext,
+    ) -> Result<(), wit_plugin::ActionError> {
+        let scheduled_at =
+            crate::model::Instant::parse(&context.scheduled_at).ok_or_else(|| {
+                wit_plugin::ActionError::Internal(format!(
+                    "the host sent a malformed scheduled-at: {}",
+                    context.scheduled_at
+                ))
+            })?;
+        let context = jobs::JobContext {
+            run_id: context.run_id,
+            actor: actor_from_wit(context.actor),
+            scheduled_at,
+        };
+        jobs::run_job(&WitHost, &job_id, &context).map_err(error_to_wit)
     }
 
     fn derive(change: wit_plugin::EntityChange) -> Vec<wit_plugin::TriggerEvent> {

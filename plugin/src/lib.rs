@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod entity;
 pub mod host;
+pub mod jobs;
 pub mod model;
 pub mod service;
 

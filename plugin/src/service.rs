@@ -7,6 +7,9 @@
 //! - `active/<system>/<id>`: present while the window is active and covers
 //!   the system, so finding a system's active windows reads only those.
 //! - `update/<id>/<createdAt>/<entry-id>`: the window's log, in time order.
+//! - `due/<instant>/<id>`: when the scheduler next has to look at the
+//!   window (startAt while scheduled, endAt while in progress), so finding
+//!   due windows reads only those.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -248,14 +251,61 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
         Ok(entries)
     }
 
-    /// Writes `window`, keeping the active index in step with `previous`.
+    /// The windows whose next lifecycle step is due at `now`, earliest
+    /// first, reading only the due index up to `now`.
+    pub fn due_windows(&self, now: Instant) -> Result<Vec<Window>, ServiceError> {
+        let mut windows = Vec::new();
+        let mut cursor: Option<String> = None;
+        'pages: loop {
+            let page = self.host.scan(DUE_PREFIX, SCAN_PAGE, cursor.as_deref())?;
+            for (key, _) in &page.entries {
+                let Some((instant, id)) = parse_due_key(key) else {
+                    continue;
+                };
+                if instant > now {
+                    break 'pages;
+                }
+                if let Some(window) = self.get(&id)?
+                    && due_instant(&window).is_some_and(|due| due <= now)
+                {
+                    windows.push(window);
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(windows)
+    }
+
+    /// Moves a window one step along its lifecycle: scheduled to
+    /// in_progress, in_progress to completed, with the matching log entry.
+    /// `None` when the window is gone or has no step left.
+    pub fn advance(&self, id: &str) -> Result<Option<Window>, ServiceError> {
+        let Some(window) = self.get(id)? else {
+            return Ok(None);
+        };
+        let (status, message) = match window.status {
+            Status::Scheduled => (Status::InProgress, "Maintenance started automatically"),
+            Status::InProgress => (Status::Completed, "Maintenance completed automatically"),
+            Status::Completed | Status::Cancelled => return Ok(None),
+        };
+        Ok(self
+            .add_update(id, message, Some(status), None)?
+            .map(|(window, _)| window))
+    }
+
+    /// Writes `window`, keeping the indexes in step with `previous`.
     fn save(&self, previous: Option<&Window>, window: &Window) -> Result<(), ServiceError> {
         let indexed = |w: &Window| -> Vec<String> {
-            if w.status.is_active() {
+            let mut keys: Vec<String> = if w.status.is_active() {
                 w.system_ids.iter().map(|s| active_key(s, &w.id)).collect()
             } else {
                 Vec::new()
-            }
+            };
+            keys.extend(due_instant(w).map(|due| due_key(due, &w.id)));
+            keys
         };
         let before = previous.map(indexed).unwrap_or_default();
         let after = indexed(window);
@@ -289,6 +339,30 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ServiceErro
         key: key.to_owned(),
         reason: error.to_string(),
     })
+}
+
+const DUE_PREFIX: &str = "due/";
+
+/// When the scheduler next has to move `window`, if ever.
+fn due_instant(window: &Window) -> Option<Instant> {
+    match window.status {
+        Status::Scheduled => Some(window.start_at),
+        Status::InProgress => Some(window.end_at),
+        Status::Completed | Status::Cancelled => None,
+    }
+}
+
+/// `due/<20 digits>/<id>`: the instant's milliseconds with the sign bit
+/// flipped, zero-padded, so that keys sort in time order, before 1970 too.
+fn due_key(instant: Instant, id: &str) -> String {
+    let ordered = (instant.millis() as u64) ^ (1 << 63);
+    format!("{DUE_PREFIX}{ordered:020}/{}", escape(id))
+}
+
+fn parse_due_key(key: &str) -> Option<(Instant, String)> {
+    let (ordered, id) = key.strip_prefix(DUE_PREFIX)?.split_once('/')?;
+    let millis = (ordered.parse::<u64>().ok()? ^ (1 << 63)) as i64;
+    Some((Instant::from_millis(millis)?, unescape(id)))
 }
 
 fn window_key(id: &str) -> String {
@@ -414,6 +488,66 @@ mod tests {
         let messages: Vec<_> = log.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages, ["first", "Maintenance completed early"]);
         assert_eq!(log[1].status_change, Some(Status::Completed));
+    }
+
+    #[test]
+    fn due_keys_sort_in_time_order_and_round_trip() {
+        let early = Instant::parse("1969-12-31T23:59:59Z").unwrap();
+        let late = Instant::parse("2026-03-01T10:00:00Z").unwrap();
+        assert!(due_key(early, "x") < due_key(late, "a"));
+        assert_eq!(
+            parse_due_key(&due_key(late, "a/b")),
+            Some((late, "a/b".into()))
+        );
+    }
+
+    #[test]
+    fn due_windows_are_found_through_the_index_and_step_once() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        let mut later = new_window(&["a"]);
+        later.start_at = Instant::parse("2026-03-02T10:00:00Z").unwrap();
+        later.end_at = Instant::parse("2026-03-02T11:00:00Z").unwrap();
+        service.create(later, "w2".into()).unwrap();
+        let at = |text| Instant::parse(text).unwrap();
+
+        let due = service.due_windows(at("2026-03-01T10:00:00Z")).unwrap();
+        assert_eq!(
+            due.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(),
+            ["w1"]
+        );
+        assert_eq!(
+            service.advance("w1").unwrap().unwrap().status,
+            Status::InProgress
+        );
+        assert!(
+            service
+                .due_windows(at("2026-03-01T10:59:59Z"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            service
+                .due_windows(at("2026-03-01T11:00:00Z"))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            service.advance("w1").unwrap().unwrap().status,
+            Status::Completed
+        );
+        assert_eq!(service.advance("w1").unwrap(), None);
+        assert!(
+            service
+                .due_windows(at("2026-03-01T23:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
+        let log = service.updates("w1").unwrap();
+        assert_eq!(log[0].message, "Maintenance started automatically");
+        assert_eq!(log[1].message, "Maintenance completed automatically");
     }
 
     #[test]

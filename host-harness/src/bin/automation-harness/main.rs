@@ -66,6 +66,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run every scheduled job that is due at the clock's instant against a
+    /// store, printing each run like `run`.
+    Tick {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Take this RFC 3339 instant as now instead of the real clock.
+        #[arg(long, value_name = "INSTANT")]
+        now: Option<DateTime<Utc>>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run scenario files, each on a fresh in-memory store.
     Scenario {
         /// Scenario files (JSON).
@@ -191,6 +203,10 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             run(plugin, args)
         }
         Command::History { store, json } => history(&store.store, json),
+        Command::Tick { store, now, json } => {
+            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
+            tick(plugin, &store.store, now, json)
+        }
         Command::Scenario { files, json } => {
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
             scenarios(&plugin, &files, json)
@@ -258,6 +274,33 @@ fn run(plugin: Plugin, args: RunArgs) -> anyhow::Result<bool> {
         }
     }
     Ok(outcome.is_ok())
+}
+
+fn tick(
+    plugin: Plugin,
+    store: &Path,
+    now: Option<DateTime<Utc>>,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let backend = SqliteBackend::open(store).map_err(usage)?;
+    let mut builder = Harness::builder().backend(Arc::new(backend));
+    if let Some(now) = now {
+        builder = builder.fixed_clock(now);
+    }
+    let harness = builder.with_plugin(plugin);
+    let outcomes = harness.tick()?;
+    let ok = outcomes.iter().all(|outcome| outcome.is_ok());
+    if json {
+        let runs: Vec<Value> = outcomes.iter().map(|outcome| outcome.to_json()).collect();
+        print::json(&json!({ "ok": ok, "runs": runs }));
+    } else if outcomes.is_empty() {
+        println!("no job was due");
+    } else {
+        for outcome in &outcomes {
+            print::outcome(&outcome.to_json());
+        }
+    }
+    Ok(ok)
 }
 
 fn history(store: &Path, json: bool) -> anyhow::Result<bool> {

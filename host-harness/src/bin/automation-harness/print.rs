@@ -21,6 +21,7 @@ pub fn describe_json(plugin: &Plugin) -> Value {
         "actions": catalog.action_infos().collect::<Vec<_>>(),
         "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
         "entityKinds": catalog.entity_kind_infos,
+        "jobs": catalog.jobs.values().collect::<Vec<_>>(),
         "imports": catalog.imports,
     })
 }
@@ -107,6 +108,12 @@ pub fn describe(plugin: &Plugin, path: &Path) {
         );
     }
     println!();
+    println!("Scheduled jobs (run by the host):");
+    for job in catalog.jobs.values() {
+        println!("  {:<28} {}: {}", job.id, job.display_name, job.description);
+        println!("  {:<28} every {} s", "", job.every_seconds);
+    }
+    println!();
     println!("Imports (everything the plugin can reach):");
     for import in &catalog.imports {
         println!("  {import}");
@@ -127,6 +134,13 @@ fn actor(value: &Value) -> String {
 
 /// One run's outcome, as `run` prints it (from the `--json` shape).
 pub fn outcome(outcome: &Value) {
+    if let Some(runs) = outcome["runs"].as_array() {
+        println!("advanced the clock: {} job run(s)", runs.len());
+        for run in runs {
+            self::outcome(run);
+        }
+        return;
+    }
     let action = outcome["action"].as_str().unwrap_or("?");
     let run_id = outcome["runId"].as_str().unwrap_or("?");
     if outcome["ok"] == Value::Bool(true) {

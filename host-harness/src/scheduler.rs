@@ -1,0 +1,215 @@
+//! Time-driven jobs. The plugin declares each job and its interval; the
+//! host decides when it runs: at every whole multiple of the interval
+//! since the Unix epoch, once. Which instant each job last ran at is kept
+//! in the store, written in the job run's own transaction, so a durable
+//! store never runs a job twice for the same instant and a failed run is
+//! retried at the next tick.
+
+use anyhow::{Context as _, anyhow, ensure};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::clock::format_instant;
+use crate::{Harness, JobInfo, RunOutcome};
+
+/// The latest instant at or before `now` at which `job` is due.
+pub fn latest_due(job: &JobInfo, now: DateTime<Utc>) -> DateTime<Utc> {
+    let interval = i64::from(job.every_seconds) * 1000;
+    let millis = now.timestamp_millis();
+    let due = millis - millis.rem_euclid(interval);
+    DateTime::from_timestamp_millis(due).unwrap_or(now)
+}
+
+/// The instants in `(after, until]` at which `job` is due, in order.
+pub fn due_between(
+    job: &JobInfo,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let step = Duration::seconds(i64::from(job.every_seconds));
+    let mut instants = Vec::new();
+    let mut due = latest_due(job, until);
+    while due > after {
+        instants.push(due);
+        due -= step;
+    }
+    instants.reverse();
+    instants
+}
+
+impl Harness {
+    fn scheduler_space(&self) -> String {
+        format!("scheduler/{}", self.plugin.catalog.id)
+    }
+
+    /// The instant `job` last ran at on this store, if it ever did.
+    pub fn last_job_run(&self, job: &JobInfo) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut txn = self.backend.begin()?;
+        let stored = txn.get(&self.scheduler_space(), &job.local_id)?;
+        stored
+            .map(|bytes| {
+                let text = String::from_utf8(bytes).context("a stored job instant is not UTF-8")?;
+                DateTime::parse_from_rfc3339(&text)
+                    .map(|instant| instant.with_timezone(&Utc))
+                    .with_context(|| format!("the stored last run of job {} is corrupt", job.id))
+            })
+            .transpose()
+    }
+
+    /// Runs `job` (local or qualified) as due at `scheduled_at` and
+    /// records that it ran.
+    pub fn run_job(&self, job: &str, scheduled_at: DateTime<Utc>) -> anyhow::Result<RunOutcome> {
+        let space = self.scheduler_space();
+        let local = self.plugin.catalog.local_id(job).unwrap_or(job).to_owned();
+        self.run_job_at(job, scheduled_at, |txn| {
+            txn.set(&space, &local, format_instant(scheduled_at).as_bytes())
+        })
+    }
+
+    /// Runs, at the clock's current instant, every job that has become
+    /// due since it last ran on this store.
+    pub fn tick(&self) -> anyhow::Result<Vec<RunOutcome>> {
+        let now = self.clock.now();
+        let mut outcomes = Vec::new();
+        for job in self.plugin.catalog.jobs.values() {
+            let due = latest_due(job, now);
+            let ran = self.last_job_run(job)?;
+            if ran.is_none_or(|ran| ran < due) {
+                outcomes.push(self.run_job(&job.local_id, now)?);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Moves the fixed clock forward by `by`, running each job at every
+    /// instant it falls due on the way, in time order, with the clock
+    /// standing at that instant. Advancing two minutes past two due
+    /// instants of a job runs it twice.
+    pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
+        ensure!(
+            by >= Duration::zero(),
+            "time cannot go backwards (advance by {by})"
+        );
+        let clock = self
+            .fixed_clock
+            .as_ref()
+            .ok_or_else(|| anyhow!("advancing time needs a harness with a fixed clock"))?;
+        let start = self.clock.now();
+        let end = start + by;
+        let mut due: Vec<(DateTime<Utc>, &JobInfo)> = self
+            .plugin
+            .catalog
+            .jobs
+            .values()
+            .flat_map(|job| {
+                due_between(job, start, end)
+                    .into_iter()
+                    .map(move |at| (at, job))
+            })
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        let mut outcomes = Vec::with_capacity(due.len());
+        for (at, job) in due {
+            clock.set(at);
+            outcomes.push(self.run_job(&job.local_id, at)?);
+        }
+        clock.set(end);
+        Ok(outcomes)
+    }
+}
+
+/// Parses an ISO 8601 duration such as `PT2M`, `PT1H30M`, `P1DT12H` or
+/// `PT0.5S`. Years and months are refused: their length depends on the
+/// calendar.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let invalid = || anyhow!("{text:?} is not an ISO 8601 duration such as PT2M or P1DT12H");
+    let body = text.strip_prefix('P').ok_or_else(invalid)?;
+    let (date, time) = match body.split_once('T') {
+        Some((date, time)) => {
+            ensure!(!time.is_empty(), invalid());
+            (date, Some(time))
+        }
+        None => (body, None),
+    };
+    ensure!(!date.is_empty() || time.is_some(), invalid());
+    let mut total = Duration::zero();
+    let mut read = |part: &str, units: &[(char, i64)]| -> anyhow::Result<()> {
+        let mut number = String::new();
+        let mut next_unit = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let position = units[next_unit..]
+                .iter()
+                .position(|(unit, _)| *unit == c)
+                .ok_or_else(invalid)?;
+            let millis_per_unit = units[next_unit + position].1;
+            next_unit += position + 1;
+            let value: f64 = number.parse().map_err(|_| invalid())?;
+            ensure!(value.is_finite() && value < 1e12, invalid());
+            total += Duration::milliseconds((value * millis_per_unit as f64).round() as i64);
+            number.clear();
+        }
+        ensure!(number.is_empty(), invalid());
+        Ok(())
+    };
+    read(date, &[('W', 604_800_000), ('D', 86_400_000)])?;
+    if let Some(time) = time {
+        read(time, &[('H', 3_600_000), ('M', 60_000), ('S', 1_000)])?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minutely() -> JobInfo {
+        JobInfo {
+            id: "p.job".into(),
+            local_id: "job".into(),
+            display_name: String::new(),
+            description: String::new(),
+            every_seconds: 60,
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn due_instants_are_whole_intervals() {
+        let job = minutely();
+        assert_eq!(
+            latest_due(&job, at("2026-03-01T10:00:59Z")),
+            at("2026-03-01T10:00:00Z")
+        );
+        assert_eq!(
+            due_between(&job, at("2026-03-01T10:00:00Z"), at("2026-03-01T10:02:00Z")),
+            [at("2026-03-01T10:01:00Z"), at("2026-03-01T10:02:00Z")]
+        );
+        assert!(
+            due_between(&job, at("2026-03-01T10:00:01Z"), at("2026-03-01T10:00:59Z")).is_empty()
+        );
+    }
+
+    #[test]
+    fn iso_durations_parse() {
+        assert_eq!(parse_duration("PT2M").unwrap(), Duration::minutes(2));
+        assert_eq!(parse_duration("P1DT12H").unwrap(), Duration::hours(36));
+        assert_eq!(
+            parse_duration("PT1H30M5S").unwrap(),
+            Duration::seconds(5405)
+        );
+        assert_eq!(
+            parse_duration("PT0.5S").unwrap(),
+            Duration::milliseconds(500)
+        );
+        assert_eq!(parse_duration("P2W").unwrap(), Duration::days(14));
+        for bad in ["", "P", "PT", "2M", "P1M", "PT2", "PT1S2M", "PTXM", "P1Y"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
