@@ -199,25 +199,18 @@ impl Catalog {
         };
         for kind in definition.entity_kinds {
             check_local_id("entity kind", &kind.kind)?;
-            let schema = compile(&kind.state_schema)
+            let schema = Schema::compile(&kind.state_schema)
                 .with_context(|| format!("state schema of entity kind {}", kind.kind))?;
             let info = EntityKindInfo {
                 kind: kind.kind.clone(),
                 state_schema: parse(&kind.state_schema)?,
             };
-            ensure!(
-                catalog
-                    .entity_kinds
-                    .insert(kind.kind.clone(), schema)
-                    .is_none(),
-                "entity kind {} is declared twice",
-                kind.kind
-            );
+            declare(&mut catalog.entity_kinds, "entity kind", &kind.kind, schema)?;
             catalog.entity_kind_infos.push(info);
         }
         for artifact in definition.artifact_types {
             check_local_id("artifact type", &artifact.id)?;
-            let schema = compile(&artifact.schema)
+            let schema = Schema::compile(&artifact.schema)
                 .with_context(|| format!("schema of artifact type {}", artifact.id))?;
             let info = ArtifactTypeInfo {
                 id: catalog.qualify(&artifact.id),
@@ -226,14 +219,12 @@ impl Catalog {
                 description: artifact.description,
                 schema: parse(&artifact.schema)?,
             };
-            ensure!(
-                catalog
-                    .artifact_types
-                    .insert(artifact.id.clone(), (info, schema))
-                    .is_none(),
-                "artifact type {} is declared twice",
-                artifact.id
-            );
+            declare(
+                &mut catalog.artifact_types,
+                "artifact type",
+                &artifact.id,
+                (info, schema),
+            )?;
         }
         for trigger in definition.triggers {
             check_local_id("trigger", &trigger.id)?;
@@ -244,7 +235,7 @@ impl Catalog {
                     trigger.id
                 );
             }
-            let schema = compile(&trigger.payload_schema)
+            let schema = Schema::compile(&trigger.payload_schema)
                 .with_context(|| format!("payload schema of trigger {}", trigger.id))?;
             let info = TriggerInfo {
                 id: catalog.qualify(&trigger.id),
@@ -257,14 +248,12 @@ impl Catalog {
                 context_key: trigger.context_key,
                 entity_kind: trigger.entity_kind,
             };
-            ensure!(
-                catalog
-                    .triggers
-                    .insert(trigger.id.clone(), (info, schema))
-                    .is_none(),
-                "trigger {} is declared twice",
-                trigger.id
-            );
+            declare(
+                &mut catalog.triggers,
+                "trigger",
+                &trigger.id,
+                (info, schema),
+            )?;
         }
         for action in definition.actions {
             check_local_id("action", &action.id)?;
@@ -275,7 +264,7 @@ impl Catalog {
                     action.id
                 );
             }
-            let schema = compile(&action.config_schema)
+            let schema = Schema::compile(&action.config_schema)
                 .with_context(|| format!("config schema of action {}", action.id))?;
             let info = ActionInfo {
                 id: catalog.qualify(&action.id),
@@ -288,14 +277,7 @@ impl Catalog {
                 config_schema: parse(&action.config_schema)?,
                 produces: action.produces.as_deref().map(|id| catalog.qualify(id)),
             };
-            ensure!(
-                catalog
-                    .actions
-                    .insert(action.id.clone(), (info, schema))
-                    .is_none(),
-                "action {} is declared twice",
-                action.id
-            );
+            declare(&mut catalog.actions, "action", &action.id, (info, schema))?;
         }
         for job in definition.jobs {
             check_local_id("job", &job.id)?;
@@ -308,22 +290,23 @@ impl Catalog {
                 description: job.description,
                 every_seconds,
             };
-            ensure!(
-                catalog.jobs.insert(job.id.clone(), info).is_none(),
-                "job {} is declared twice",
-                job.id
-            );
+            declare(&mut catalog.jobs, "job", &job.id, info)?;
         }
         Ok(catalog)
     }
 }
 
-fn parse(text: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(text).map_err(|error| anyhow!("not valid JSON: {error}"))
+/// Inserts a declaration, refusing a second one with the same id.
+fn declare<T>(map: &mut BTreeMap<String, T>, what: &str, id: &str, value: T) -> anyhow::Result<()> {
+    ensure!(
+        map.insert(id.to_owned(), value).is_none(),
+        "{what} {id} is declared twice"
+    );
+    Ok(())
 }
 
-fn compile(text: &str) -> anyhow::Result<Schema> {
-    Schema::compile(text)
+fn parse(text: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text).map_err(|error| anyhow!("not valid JSON: {error}"))
 }
 
 fn is_plugin_id(id: &str) -> bool {

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -197,25 +198,18 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     pub fn active_for_system(&self, system_id: &str) -> Result<Vec<Window>, ServiceError> {
         let prefix = format!("active/{}/", escape(system_id));
         let mut windows = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.host.scan(&prefix, SCAN_PAGE, cursor.as_deref())?;
-            for (key, _) in &page.entries {
-                let id = unescape(&key[prefix.len()..]);
-                // The index is kept in step with every save; a window that
-                // is gone or inactive means a bug, and is skipped rather
-                // than closed twice.
-                if let Some(window) = self.get(&id)?
-                    && window.status.is_active()
-                {
-                    windows.push(window);
-                }
+        self.scan_prefix(&prefix, |key, _| {
+            let id = unescape(&key[prefix.len()..]);
+            // The index is kept in step with every save; a window that is
+            // gone or inactive means a bug, and is skipped rather than
+            // closed twice.
+            if let Some(window) = self.get(&id)?
+                && window.status.is_active()
+            {
+                windows.push(window);
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+            Ok(ControlFlow::Continue(()))
+        })?;
         Ok(windows)
     }
 
@@ -237,17 +231,10 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     pub fn updates(&self, maintenance_id: &str) -> Result<Vec<UpdateEntry>, ServiceError> {
         let prefix = format!("update/{}/", escape(maintenance_id));
         let mut entries = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.host.scan(&prefix, SCAN_PAGE, cursor.as_deref())?;
-            for (key, value) in &page.entries {
-                entries.push(decode(key, value)?);
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        self.scan_prefix(&prefix, |key, value| {
+            entries.push(decode(key, value)?);
+            Ok(ControlFlow::Continue(()))
+        })?;
         Ok(entries)
     }
 
@@ -255,28 +242,43 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     /// first, reading only the due index up to `now`.
     pub fn due_windows(&self, now: Instant) -> Result<Vec<Window>, ServiceError> {
         let mut windows = Vec::new();
+        self.scan_prefix(DUE_PREFIX, |key, _| {
+            let Some((instant, id)) = parse_due_key(key) else {
+                return Ok(ControlFlow::Continue(()));
+            };
+            if instant > now {
+                return Ok(ControlFlow::Break(()));
+            }
+            if let Some(window) = self.get(&id)?
+                && due_instant(&window).is_some_and(|due| due <= now)
+            {
+                windows.push(window);
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(windows)
+    }
+
+    /// Visits the entries under `prefix` in key order, a page at a time,
+    /// until `visit` breaks or the prefix ends.
+    fn scan_prefix(
+        &self,
+        prefix: &str,
+        mut visit: impl FnMut(&str, &[u8]) -> Result<ControlFlow<()>, ServiceError>,
+    ) -> Result<(), ServiceError> {
         let mut cursor: Option<String> = None;
-        'pages: loop {
-            let page = self.host.scan(DUE_PREFIX, SCAN_PAGE, cursor.as_deref())?;
-            for (key, _) in &page.entries {
-                let Some((instant, id)) = parse_due_key(key) else {
-                    continue;
-                };
-                if instant > now {
-                    break 'pages;
-                }
-                if let Some(window) = self.get(&id)?
-                    && due_instant(&window).is_some_and(|due| due <= now)
-                {
-                    windows.push(window);
+        loop {
+            let page = self.host.scan(prefix, SCAN_PAGE, cursor.as_deref())?;
+            for (key, value) in &page.entries {
+                if visit(key, value)?.is_break() {
+                    return Ok(());
                 }
             }
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
-                None => break,
+                None => return Ok(()),
             }
         }
-        Ok(windows)
     }
 
     /// Moves a window one step along its lifecycle: scheduled to
