@@ -78,8 +78,11 @@ fn main() {
         eprintln!("no plugin component was built");
         std::process::exit(2);
     };
-    let plugin = Plugin::load(&automation_harness::default_engine(), Path::new(path))
-        .expect("the plugin loads");
+    let plugin = Plugin::load(
+        &automation_harness::default_engine().expect("an engine"),
+        Path::new(path),
+    )
+    .expect("the plugin loads");
     println!(
         "scheduler job run, {DUE_PER_RUN} due windows, median of {SAMPLES} runs (in-memory store)"
     );

@@ -83,6 +83,13 @@ impl HostState {
                 message,
             }])
         };
+        if text.len() > crate::run::MAX_DOCUMENT_BYTES {
+            return Err(invalid(format!(
+                "is {} bytes; the limit is {}",
+                text.len(),
+                crate::run::MAX_DOCUMENT_BYTES
+            )));
+        }
         let state: Value = serde_json::from_str(text)
             .map_err(|error| invalid(format!("is not valid JSON: {error}")))?;
         if !state.is_object() {
@@ -276,7 +283,12 @@ impl HostMutation for HostState {
     }
 
     fn drop(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<()> {
-        self.end_mutation(&handle)?;
+        let label = self.table.get(&handle)?.label();
+        if self.end_mutation(&handle)?
+            && let Some(run) = self.run.as_mut()
+        {
+            run.dropped_mutation = Some(label);
+        }
         self.table.delete(handle)?;
         Ok(())
     }

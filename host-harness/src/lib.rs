@@ -23,6 +23,7 @@ pub mod backend;
 mod bindings;
 pub mod clock;
 mod entity;
+pub mod limits;
 mod log;
 pub mod masking;
 mod plugin;
@@ -56,6 +57,7 @@ pub struct Harness {
     /// The same clock when it is one the harness may move.
     fixed_clock: Option<Arc<FixedClock>>,
     randomness: Arc<Randomness>,
+    limits: Limits,
 }
 
 /// Configures a [`Harness`]: by default an in-memory store, the real clock
@@ -66,6 +68,7 @@ pub struct HarnessBuilder {
     fixed_clock: Option<Arc<FixedClock>>,
     randomness: Randomness,
     engine: Option<wasmtime::Engine>,
+    limits: Limits,
 }
 
 impl Default for HarnessBuilder {
@@ -76,6 +79,7 @@ impl Default for HarnessBuilder {
             fixed_clock: None,
             randomness: Randomness::from_os(),
             engine: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -106,6 +110,13 @@ impl HarnessBuilder {
         self
     }
 
+    /// What one run may consume. Fuel needs an engine made by
+    /// [`limits::engine`] with fuel on.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Shares a wasmtime engine, and so its compiled code, between
     /// harnesses.
     pub fn engine(mut self, engine: wasmtime::Engine) -> Self {
@@ -115,7 +126,10 @@ impl HarnessBuilder {
 
     /// Loads the component at `path`.
     pub fn load(self, path: &Path) -> anyhow::Result<Harness> {
-        let engine = self.engine.clone().unwrap_or_else(default_engine);
+        let engine = match self.engine.clone() {
+            Some(engine) => engine,
+            None => default_engine()?,
+        };
         let plugin = Plugin::load(&engine, path)?;
         Ok(self.with_plugin(plugin))
     }
@@ -128,14 +142,12 @@ impl HarnessBuilder {
             clock: self.clock,
             fixed_clock: self.fixed_clock,
             randomness: Arc::new(self.randomness),
+            limits: self.limits,
         }
     }
 }
 
-/// The engine the harness uses unless given one.
-pub fn default_engine() -> wasmtime::Engine {
-    wasmtime::Engine::default()
-}
+pub use limits::{Limits, default_engine};
 
 impl Harness {
     pub fn builder() -> HarnessBuilder {

@@ -14,6 +14,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
+use crate::limits::{Limits, MemoryCap};
 use crate::schema::Schema;
 use crate::state::HostState;
 
@@ -390,7 +391,12 @@ impl Plugin {
             .map_err(|error| anyhow!("{error:#}"))
             .context("the component does not export the automation plugin interface")?;
 
-        let mut store = new_store(engine, Arc::new(Catalog::loading()), |_| {});
+        let mut store = new_store(
+            engine,
+            Arc::new(Catalog::loading()),
+            Limits::default(),
+            |_| {},
+        )?;
         let instance = pre
             .instantiate(&mut store)
             .map_err(|error| anyhow!("{error:#}"))
@@ -421,13 +427,14 @@ impl Plugin {
 pub(crate) fn new_store(
     engine: &Engine,
     catalog: Arc<Catalog>,
+    limits: Limits,
     configure: impl FnOnce(&mut WasiCtxBuilder),
-) -> Store<HostState> {
+) -> anyhow::Result<Store<HostState>> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
     let mut wasi = WasiCtx::builder();
     wasi.stderr(stderr.clone());
     configure(&mut wasi);
-    Store::new(
+    let mut store = Store::new(
         engine,
         HostState {
             wasi: wasi.build(),
@@ -435,18 +442,52 @@ pub(crate) fn new_store(
             catalog,
             run: None,
             stderr,
+            memory: MemoryCap {
+                limit: limits.memory_bytes,
+                refused: false,
+            },
+            limits,
         },
-    )
+    );
+    store.limiter(|state| &mut state.memory);
+    store.set_epoch_deadline(limits.deadline_ticks());
+    store.epoch_deadline_trap();
+    if engine.get_consume_fuel() {
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .map_err(|error| anyhow!("{error:#}"))?;
+    }
+    Ok(store)
 }
 
-/// Turns a trap into an error that carries what the guest printed to
-/// stderr, which is where a Rust plugin's panic message goes.
+/// Says why a plugin was stopped: a limit it reached, or the trap with
+/// what the guest printed to stderr, which is where a Rust plugin's panic
+/// message goes.
 pub(crate) fn trap_report(error: wasmtime::Error, state: &HostState) -> anyhow::Error {
-    let stderr = state.stderr_text();
-    let trap = format!("{error:#}");
-    if stderr.is_empty() {
-        anyhow!(trap)
-    } else {
-        anyhow!("{trap}; the plugin wrote: {stderr}")
+    let limits = state.limits;
+    let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+    if trap == Some(wasmtime::Trap::Interrupt) {
+        return anyhow!("deadline of {} ms exceeded", limits.deadline.as_millis());
     }
+    if trap == Some(wasmtime::Trap::OutOfFuel) {
+        return anyhow!("fuel limit of {} reached", limits.fuel.unwrap_or(u64::MAX));
+    }
+    if state.memory.refused {
+        return anyhow!("memory limit of {} MiB reached", limits.memory_bytes >> 20);
+    }
+    let stderr = state.stderr_text();
+    let reason = match trap {
+        Some(wasmtime::Trap::StackOverflow) => "stack overflow".to_owned(),
+        Some(trap) => format!("wasm trap: {trap}"),
+        None => format!("{error:#}"),
+    };
+    if stderr.is_empty() {
+        anyhow!(reason)
+    } else {
+        anyhow!("{reason}; the plugin wrote: {}", one_line(&stderr))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

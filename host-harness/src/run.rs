@@ -129,6 +129,8 @@ pub struct RunOutcome {
     /// The trigger events fired, as persisted (secrets masked).
     pub events: Vec<EventRecord>,
     pub logs: Vec<LogLine>,
+    /// Fuel the run consumed, when the engine meters fuel.
+    pub fuel_consumed: Option<u64>,
 }
 
 impl RunOutcome {
@@ -144,6 +146,7 @@ impl RunOutcome {
             changes: Vec::new(),
             events: Vec::new(),
             logs,
+            fuel_consumed: None,
         }
     }
 }
@@ -206,6 +209,10 @@ fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
         wit::ActionError::Internal(message) => ActionFailure::Internal(message),
     }
 }
+
+/// The largest JSON document a plugin may hand the host: an artifact, an
+/// event payload or an entity state.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// What one run invokes in the plugin.
 enum Invocation {
@@ -336,14 +343,22 @@ impl Harness {
         };
         let txn = self.backend.begin().with_context(context)?;
         let mut rng = self.randomness.fork();
-        let mut store = new_store(&self.plugin.engine, Arc::clone(&catalog), |wasi| {
-            use rand::{Rng, SeedableRng};
-            wasi.wall_clock(WasiWallClock(Arc::clone(&self.clock)))
-                .monotonic_clock(WasiMonotonicClock(Arc::clone(&self.clock)))
-                .insecure_random_seed(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
-                .insecure_random(rand::rngs::StdRng::from_rng(&mut rng))
-                .secure_random(rng);
-        });
+        let mut store = new_store(
+            &self.plugin.engine,
+            Arc::clone(&catalog),
+            self.limits,
+            |wasi| {
+                use rand::{Rng, SeedableRng};
+                wasi.wall_clock(WasiWallClock(Arc::clone(&self.clock)))
+                    .monotonic_clock(WasiMonotonicClock(Arc::clone(&self.clock)))
+                    .insecure_random_seed(
+                        u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()),
+                    )
+                    .insecure_random(rand::rngs::StdRng::from_rng(&mut rng))
+                    .secure_random(rng);
+            },
+        )
+        .with_context(context)?;
         store.data_mut().run = Some(RunState {
             txn,
             run_id: run_id.clone(),
@@ -351,6 +366,7 @@ impl Harness {
             clock: Arc::clone(&self.clock),
             randomness: Arc::clone(&self.randomness),
             open_mutation: None,
+            dropped_mutation: None,
             changes: Vec::new(),
             logs: Vec::new(),
             log_bytes: 0,
@@ -416,6 +432,20 @@ impl Harness {
                 ));
             }
         };
+        if let Some(run) = store.data().run.as_ref() {
+            if let Some(open) = &run.open_mutation {
+                bail!(
+                    "{}: returned with the mutation of {open} still open",
+                    context()
+                );
+            }
+            if let Some(dropped) = &run.dropped_mutation {
+                bail!(
+                    "{}: dropped the mutation of {dropped} without committing or abandoning it",
+                    context()
+                );
+            }
+        }
         let (external_id, artifact) = match (&invocation, success) {
             (Invocation::Action { produces, .. }, Some(success)) => (
                 success.external_id,
@@ -448,6 +478,7 @@ impl Harness {
             }
         }
 
+        let fuel_consumed = self.fuel_consumed(&store);
         let Some(mut run) = store.data_mut().run.take() else {
             bail!("{}: the run state vanished", context());
         };
@@ -474,7 +505,13 @@ impl Harness {
             changes,
             events,
             logs: run.logs,
+            fuel_consumed,
         })
+    }
+
+    fn fuel_consumed(&self, store: &wasmtime::Store<crate::state::HostState>) -> Option<u64> {
+        let remaining = store.get_fuel().ok()?;
+        Some(self.limits.fuel.unwrap_or(u64::MAX) - remaining)
     }
 
     /// An artifact must be present exactly when the action declares a
@@ -489,6 +526,10 @@ impl Harness {
             (None, None) => Ok(None),
             (None, Some(_)) => bail!("returned an artifact but declares no artifact type"),
             (Some(produces), None) => bail!("returned no artifact but declares {produces}"),
+            (Some(_), Some(text)) if text.len() > MAX_DOCUMENT_BYTES => bail!(
+                "returned an artifact of {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                text.len()
+            ),
             (Some(produces), Some(text)) => {
                 let artifact: Value = serde_json::from_str(text)
                     .map_err(|error| anyhow!("returned an artifact that is not JSON: {error}"))?;
@@ -524,6 +565,13 @@ impl Harness {
                 "fired {} from a change of entity kind {}, but the trigger is not driven by it",
                 info.id,
                 change.kind
+            );
+        }
+        if event.payload.len() > MAX_DOCUMENT_BYTES {
+            bail!(
+                "fired {} with a payload of {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                info.id,
+                event.payload.len()
             );
         }
         let payload: Value = serde_json::from_str(&event.payload).map_err(|error| {
@@ -652,6 +700,7 @@ impl RunOutcome {
             "changes": self.changes,
             "events": events,
             "logs": self.logs,
+            "fuel": self.fuel_consumed,
         })
     }
 }

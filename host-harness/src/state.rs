@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::Transaction;
 use crate::clock::{Clock, Randomness};
+use crate::limits::{Limits, MemoryCap};
 use crate::plugin::Catalog;
 use crate::records::{ChangeRecord, LogLine};
 
@@ -30,6 +31,9 @@ pub(crate) struct RunState {
     pub randomness: Arc<Randomness>,
     /// `kind/id` of the mutation that is open, if one is.
     pub open_mutation: Option<String>,
+    /// `kind/id` of a mutation the plugin dropped without ending it: a
+    /// broken protocol, which fails the run.
+    pub dropped_mutation: Option<String>,
     /// The changes recorded so far, unmasked.
     pub changes: Vec<ChangeRecord>,
     pub logs: Vec<LogLine>,
@@ -44,6 +48,9 @@ pub(crate) struct HostState {
     pub run: Option<RunState>,
     /// What the guest wrote to stderr, such as a panic message.
     pub stderr: MemoryOutputPipe,
+    pub memory: MemoryCap,
+    /// The limits this instance runs under, for error reports.
+    pub limits: Limits,
 }
 
 impl HostState {

@@ -27,6 +27,19 @@ fn check_key(key: &str) -> Result<(), StorageError> {
 }
 
 impl HostState {
+    /// Like [`Self::storage`], for a write: every write belongs to an open
+    /// entity mutation, so each one is accounted for by a change (or by an
+    /// abandoned mutation's rollback).
+    fn storage_for_write(&mut self) -> Result<(&mut RunState, String), StorageError> {
+        let (run, space) = self.storage()?;
+        if run.open_mutation.is_none() {
+            return Err(StorageError::Unavailable(
+                "writes need an open entity mutation".into(),
+            ));
+        }
+        Ok((run, space))
+    }
+
     /// The run's transaction and the plugin's key space, or the reason
     /// storage cannot be used right now.
     fn storage(&mut self) -> Result<(&mut RunState, String), StorageError> {
@@ -64,7 +77,7 @@ impl Host for HostState {
             if value.len() > MAX_VALUE_BYTES {
                 return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
             }
-            let (run, space) = self.storage()?;
+            let (run, space) = self.storage_for_write()?;
             run.txn.set(&space, &key, &value).map_err(unavailable)
         })())
     }
@@ -72,7 +85,7 @@ impl Host for HostState {
     fn delete(&mut self, key: String) -> StorageResult<bool> {
         Ok((|| {
             check_key(&key)?;
-            let (run, space) = self.storage()?;
+            let (run, space) = self.storage_for_write()?;
             run.txn.delete(&space, &key).map_err(unavailable)
         })())
     }

@@ -23,7 +23,7 @@ pub fn plugin() -> Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN
         .get_or_init(|| {
-            let engine = automation_harness::default_engine();
+            let engine = automation_harness::default_engine().expect("an engine");
             Plugin::load(&engine, Path::new(PLUGIN_WASM)).expect("the plugin component loads")
         })
         .clone()

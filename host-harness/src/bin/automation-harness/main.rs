@@ -232,7 +232,8 @@ fn load_plugin(path: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
     if !path.exists() {
         return Err(usage(anyhow!("no plugin component at {}", path.display())));
     }
-    let plugin = Plugin::load(&automation_harness::default_engine(), &path).map_err(usage)?;
+    let plugin = Plugin::load(&automation_harness::default_engine().map_err(usage)?, &path)
+        .map_err(usage)?;
     Ok((plugin, path))
 }
 

@@ -1,0 +1,110 @@
+//! What a run may consume: time, memory and, optionally, fuel. A plugin
+//! that passes a limit is stopped, not asked to yield, and its run is
+//! rolled back like any failed run.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::{Engine, ResourceLimiter};
+
+/// How often the engine's epoch advances; the deadline is counted in these.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Limits of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall time a run (the action or job, then the deriver) may take.
+    pub deadline: Duration,
+    /// Linear memory the instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Instructions, in wasmtime fuel units, a run may execute; `None`
+    /// meters nothing. Needs an engine made by [`engine`] with fuel on.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(1),
+            memory_bytes: 64 << 20,
+            fuel: None,
+        }
+    }
+}
+
+impl Limits {
+    /// The deadline in epoch ticks, rounded up, at least one.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_nanos().max(1);
+        (self.deadline.as_nanos().div_ceil(tick)).max(1) as u64
+    }
+}
+
+/// Caps linear memory and tables, and remembers when it refused, so the
+/// trap that follows can be reported as what it is.
+pub(crate) struct MemoryCap {
+    pub limit: usize,
+    pub refused: bool,
+}
+
+/// Tables hold function references; no sane plugin needs more.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            self.refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// An engine with epoch interruption on, whose epoch a background thread
+/// advances every [`EPOCH_TICK`] for as long as the engine lives. With
+/// `fuel`, runs can also be metered in instructions.
+pub fn engine(fuel: bool) -> anyhow::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true);
+    config.consume_fuel(fuel);
+    let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(engine)
+}
+
+/// The process-wide default engine: epoch interruption on, no fuel.
+pub fn default_engine() -> anyhow::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let engine = engine(false)?;
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
