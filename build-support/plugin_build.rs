@@ -10,17 +10,29 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "wasm-release";
-const PACKAGE: &str = "maintenance-plugin";
-const ARTIFACT: &str = "maintenance_plugin.wasm";
 
-/// Builds the component when its sources changed; returns its path.
+/// Builds the maintenance plugin component when its sources changed;
+/// returns its path.
+#[allow(dead_code)]
 pub fn build_plugin_component() -> Result<PathBuf, String> {
+    build_component("maintenance-plugin", &[], "plugin", "plugin-build")
+}
+
+/// Builds the component of workspace package `package` with `features`,
+/// watching `source_dir` (relative to the workspace), into its own target
+/// directory `target_name`; returns the component's path.
+pub fn build_component(
+    package: &str,
+    features: &[&str],
+    source_dir: &str,
+    target_name: &str,
+) -> Result<PathBuf, String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let workspace = manifest_dir
         .parent()
         .ok_or("the crate has no parent directory")?
         .to_path_buf();
-    for watched in ["plugin", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in [source_dir, "wit", "Cargo.lock", "Cargo.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
@@ -29,7 +41,7 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
-        .join("plugin-build");
+        .join(target_name);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -37,7 +49,7 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
         .args([
             "build",
             "--package",
-            PACKAGE,
+            package,
             "--target",
             TARGET,
             "--profile",
@@ -52,6 +64,9 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
     let status = command
         .status()
         .map_err(|error| format!("cannot run cargo to build the plugin component: {error}"))?;
@@ -61,7 +76,10 @@ pub fn build_plugin_component() -> Result<PathBuf, String> {
              `rustup target add {TARGET}`"
         ));
     }
-    let artifact = target_dir.join(TARGET).join(PROFILE).join(ARTIFACT);
+    let artifact = target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join(format!("{}.wasm", package.replace('-', "_")));
     if !Path::new(&artifact).exists() {
         return Err(format!("the plugin build left no {}", artifact.display()));
     }

@@ -1,4 +1,5 @@
-//! Builds the maintenance plugin component for the integration tests, so
+//! Builds the plugin components the integration tests load (the real
+//! maintenance plugin and the hostile test plugin), so
 //! that `cargo test` alone always tests the component of the current
 //! source.
 
@@ -6,11 +7,43 @@
 mod plugin_build;
 
 fn main() {
-    match plugin_build::build_plugin_component() {
-        Ok(path) => println!("cargo:rustc-env=MAINTENANCE_PLUGIN_WASM={}", path.display()),
-        Err(error) => {
-            eprintln!("{error}");
-            std::process::exit(1);
+    let components = [
+        (
+            "MAINTENANCE_PLUGIN_WASM",
+            "maintenance-plugin",
+            &[][..],
+            "plugin",
+            "plugin-build",
+        ),
+        (
+            "HOSTILE_PLUGIN_WASM",
+            "hostile-plugin",
+            &[][..],
+            "tests/hostile-plugin",
+            "hostile-build",
+        ),
+        (
+            "FOREIGN_IDS_PLUGIN_WASM",
+            "hostile-plugin",
+            &["foreign-ids"][..],
+            "tests/hostile-plugin",
+            "foreign-ids-build",
+        ),
+        (
+            "FILESYSTEM_PLUGIN_WASM",
+            "hostile-plugin",
+            &["filesystem"][..],
+            "tests/hostile-plugin",
+            "filesystem-build",
+        ),
+    ];
+    for (variable, package, features, source, target) in components {
+        match plugin_build::build_component(package, features, source, target) {
+            Ok(path) => println!("cargo:rustc-env={variable}={}", path.display()),
+            Err(error) => {
+                eprintln!("{error}");
+                std::process::exit(1);
+            }
         }
     }
 }
