@@ -267,7 +267,15 @@ impl Harness {
             .run_id
             .clone()
             .unwrap_or_else(|| self.randomness.uuid());
-        let problems = config_schema.problems(&request.config);
+        let config_bytes = request.config.to_string().len();
+        let problems = if config_bytes > MAX_DOCUMENT_BYTES {
+            vec![Problem {
+                path: String::new(),
+                message: format!("is {config_bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}"),
+            }]
+        } else {
+            config_schema.problems(&request.config)
+        };
         if !problems.is_empty() {
             return Ok(RunOutcome::failed(
                 run_id,

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::config::{MAX_LIST_ITEMS, MAX_TEXT_CHARS};
 use crate::entity::ENTITY_KIND;
 
 pub const PLUGIN_ID: &str = "maintenance";
@@ -86,11 +87,15 @@ fn instant_schema() -> Value {
 }
 
 fn non_empty_text() -> Value {
-    json!({ "type": "string", "minLength": 1 })
+    json!({ "type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS })
+}
+
+fn any_text() -> Value {
+    json!({ "type": "string", "maxLength": MAX_TEXT_CHARS })
 }
 
 fn system_ids_schema() -> Value {
-    json!({ "type": "array", "minItems": 1, "items": non_empty_text() })
+    json!({ "type": "array", "minItems": 1, "maxItems": MAX_LIST_ITEMS, "items": non_empty_text() })
 }
 
 /// `{ maintenanceId, status, systemIds, startAt, endAt }`: the window
@@ -153,7 +158,7 @@ fn create_config_schema() -> Value {
     config_schema(
         json!({
             "title": non_empty_text(),
-            "description": { "type": "string" },
+            "description": any_text(),
             "systemIds": system_ids_schema(),
             "startAt": instant_schema(),
             "endAt": instant_schema(),
@@ -168,7 +173,7 @@ fn update_config_schema() -> Value {
         json!({
             "maintenanceId": non_empty_text(),
             "title": non_empty_text(),
-            "description": { "type": "string" },
+            "description": any_text(),
             "systemIds": system_ids_schema(),
             "startAt": instant_schema(),
             "endAt": instant_schema(),
@@ -194,7 +199,7 @@ fn set_system_config_schema() -> Value {
         json!({
             "systemId": non_empty_text(),
             "title": non_empty_text(),
-            "description": { "type": "string" },
+            "description": any_text(),
             "durationMinutes": { "type": "integer", "minimum": 1, "maximum": crate::actions::MAX_DURATION_MINUTES },
             "suppressNotifications": { "type": "boolean", "default": false },
         }),

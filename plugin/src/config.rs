@@ -8,6 +8,12 @@ use serde_json::{Map, Value};
 
 use crate::model::{Instant, Status};
 
+/// The longest text a config field may hold (**Decision**: the
+/// TypeScript package set no bound, which let one config fill storage).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// The most items a list field may hold.
+pub const MAX_LIST_ITEMS: usize = 1_000;
+
 /// One broken rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -62,6 +68,13 @@ impl<'a> ConfigReader<'a> {
         match value {
             Value::String(text) if non_empty && text.trim().is_empty() => {
                 self.problem(&pointer(name), "must not be empty");
+                None
+            }
+            Value::String(text) if text.chars().count() > MAX_TEXT_CHARS => {
+                self.problem(
+                    &pointer(name),
+                    format!("must be at most {MAX_TEXT_CHARS} characters"),
+                );
                 None
             }
             Value::String(text) => Some(text.clone()),
@@ -137,6 +150,13 @@ impl<'a> ConfigReader<'a> {
             self.problem(&pointer(name), "must contain at least one item");
             return None;
         }
+        if items.len() > MAX_LIST_ITEMS {
+            self.problem(
+                &pointer(name),
+                format!("must contain at most {MAX_LIST_ITEMS} items"),
+            );
+            return None;
+        }
         let mut texts = Vec::with_capacity(items.len());
         let mut valid = true;
         for (index, item) in items.iter().enumerate() {
@@ -144,6 +164,13 @@ impl<'a> ConfigReader<'a> {
             match item {
                 Value::String(text) if text.trim().is_empty() => {
                     self.problem(&path, "must not be empty");
+                    valid = false;
+                }
+                Value::String(text) if text.chars().count() > MAX_TEXT_CHARS => {
+                    self.problem(
+                        &path,
+                        format!("must be at most {MAX_TEXT_CHARS} characters"),
+                    );
                     valid = false;
                 }
                 Value::String(text) => texts.push(text.clone()),

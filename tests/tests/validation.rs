@@ -186,7 +186,101 @@ fn invalid_configs_name_every_offending_field(store: TestStore) {
             vec!["/force"],
         ),
         ("clear_system", json!("db-1"), vec![""]),
+        // Wrong types, huge values and deep nesting.
+        (
+            "create",
+            json!({"title": "t", "systemIds": [["a"]], "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/systemIds/0"],
+        ),
+        (
+            "create",
+            json!({"title": "x".repeat(10_001), "systemIds": ["a"], "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/title"],
+        ),
+        (
+            "create",
+            json!({"title": "t", "description": "d".repeat(20_000), "systemIds": ["a"], "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/description"],
+        ),
+        (
+            "create",
+            json!({"title": "t", "systemIds": vec!["s"; 1001], "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/systemIds"],
+        ),
+        (
+            "create",
+            json!({"title": "t", "systemIds": ["a"], "startAt": "2026-02-30T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/startAt"],
+        ),
+        (
+            "create",
+            json!({"title": "t", "systemIds": ["a"], "startAt": 1772359200000_i64, "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/startAt"],
+        ),
+        (
+            "create",
+            json!({"title": null, "systemIds": ["a"], "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+            vec!["/title"],
+        ),
+        (
+            "update",
+            json!({"maintenanceId": 42}),
+            vec!["/maintenanceId"],
+        ),
+        (
+            "update",
+            json!({"maintenanceId": window, "suppressNotifications": "true"}),
+            vec!["/suppressNotifications"],
+        ),
+        (
+            "add_update",
+            json!({"maintenanceId": window, "message": "m".repeat(10_001)}),
+            vec!["/message"],
+        ),
+        (
+            "add_update",
+            json!({"maintenanceId": window, "message": "m", "statusChange": "IN_PROGRESS"}),
+            vec!["/statusChange"],
+        ),
+        (
+            "set_system",
+            json!({"systemId": "s".repeat(10_001), "durationMinutes": 5}),
+            vec!["/systemId"],
+        ),
+        (
+            "set_system",
+            json!({"systemId": "db-1", "durationMinutes": null}),
+            vec!["/durationMinutes"],
+        ),
+        (
+            "set_system",
+            json!({"systemId": "db-1", "durationMinutes": 1e300}),
+            vec!["/durationMinutes"],
+        ),
+        (
+            "set_system",
+            json!({"systemId": "db-1", "durationMinutes": 5, "nested": deeply_nested(200)}),
+            vec!["/nested"],
+        ),
+        (
+            "clear_system",
+            json!({"systemId": deeply_nested(200)}),
+            vec!["/systemId"],
+        ),
+        (
+            "clear_system",
+            json!({"systemId": ["db-1"]}),
+            vec!["/systemId"],
+        ),
+        (
+            "clear_system",
+            json!({"systemId": "db-1", "padding": "p".repeat(1 << 20)}),
+            vec![""],
+        ),
     ];
+    let tried = cases.len();
+    assert!(tried >= 40, "{tried} cases");
+    println!("{tried} invalid configs rejected");
     for (action, config, expected) in cases {
         assert_eq!(
             problem_paths(&harness, action, config.clone()),
@@ -232,3 +326,7 @@ on_every_backend!(
     problems_say_what_is_wrong,
     the_plugin_rejects_reversed_windows_the_schema_lets_through,
 );
+
+fn deeply_nested(depth: usize) -> Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!({ "deeper": [inner] }))
+}

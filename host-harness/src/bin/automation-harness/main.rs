@@ -78,6 +78,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run many actions against a store, one per line of JSON
+    /// (`{"run": ACTION, "config": {...}, "actor"?, "runId"?, "secrets"?}`),
+    /// printing each committed outcome as one JSON line as soon as it is
+    /// durable.
+    Batch {
+        /// The file of JSON lines; standard input when absent or `-`.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Run scenario files, each on a fresh in-memory store.
     Scenario {
         /// Scenario files (JSON).
@@ -207,6 +218,10 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
             tick(plugin, &store.store, now, json)
         }
+        Command::Batch { file, store } => {
+            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
+            batch(plugin, file.as_deref(), &store.store)
+        }
         Command::Scenario { files, json } => {
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
             scenarios(&plugin, &files, json)
@@ -302,6 +317,44 @@ fn tick(
         }
     }
     Ok(ok)
+}
+
+fn batch(plugin: Plugin, file: Option<&Path>, store: &Path) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    let input: Box<dyn BufRead> = match file {
+        Some(path) if path != Path::new("-") => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))
+                .map_err(usage)?,
+        )),
+        _ => Box::new(std::io::stdin().lock()),
+    };
+    let backend = SqliteBackend::open(store).map_err(usage)?;
+    let harness = Harness::builder()
+        .backend(Arc::new(backend))
+        .with_plugin(plugin);
+    let mut out = std::io::stdout().lock();
+    let mut all_ok = true;
+    for (index, line) in input.lines().enumerate() {
+        let line = line.context("cannot read the batch input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let step: automation_harness::scenario::Step = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not a run", index + 1))
+            .map_err(usage)?;
+        let mut request = RunRequest::new(step.run, step.config);
+        request.actor = step.actor;
+        request.run_id = step.run_id;
+        request.secrets = step.secrets;
+        let outcome = harness.run(request)?;
+        all_ok &= outcome.is_ok();
+        // One line per run, flushed once the run is committed, so whoever
+        // reads the output knows exactly which runs are durable.
+        writeln!(out, "{}", outcome.to_json())?;
+        out.flush()?;
+    }
+    Ok(all_ok)
 }
 
 fn history(store: &Path, json: bool) -> anyhow::Result<bool> {
