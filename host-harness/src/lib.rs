@@ -21,6 +21,7 @@
 
 pub mod backend;
 mod bindings;
+pub mod cache;
 pub mod clock;
 mod entity;
 pub mod limits;

@@ -14,6 +14,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
+use crate::cache::{CacheOutcome, ComponentCache};
 use crate::limits::{Limits, MemoryCap};
 use crate::schema::Schema;
 use crate::state::HostState;
@@ -366,6 +367,23 @@ impl Plugin {
             .with_context(|| format!("{} is not a valid component", path.display()))?;
         Self::from_component(engine, &component)
             .with_context(|| format!("cannot load plugin {}", path.display()))
+    }
+
+    /// Loads the component at `path`, compiled from `cache` when it holds
+    /// a valid entry for it.
+    pub fn load_cached(
+        engine: &Engine,
+        path: &Path,
+        cache: &ComponentCache,
+    ) -> anyhow::Result<(Self, CacheOutcome)> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read plugin component {}", path.display()))?;
+        let (component, outcome) = cache
+            .load(engine, &bytes)
+            .with_context(|| format!("{} is not a valid component", path.display()))?;
+        let plugin = Self::from_component(engine, &component)
+            .with_context(|| format!("cannot load plugin {}", path.display()))?;
+        Ok((plugin, outcome))
     }
 
     /// Audits, links and instantiates `component` once to read its catalog.

@@ -6,8 +6,14 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+/// The CLI, with its compiled-plugin cache in a directory of the tests'
+/// own rather than the user's.
 fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command.env("AUTOMATION_HARNESS_CACHE", cache.path());
+    command
 }
 
 fn run(args: &[&str], cwd: &Path) -> Output {

@@ -34,6 +34,7 @@ fn batch_input() -> String {
 /// every outcome it reported.
 fn run_and_kill(store: &std::path::Path, input: &std::path::Path, kill_after: usize) -> Vec<Value> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+        .env("AUTOMATION_HARNESS_CACHE", store.with_extension("cache"))
         .args(["batch", "--store"])
         .arg(store)
         .arg(input)

@@ -247,8 +247,17 @@ fn load_plugin(path: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
     if !path.exists() {
         return Err(usage(anyhow!("no plugin component at {}", path.display())));
     }
-    let plugin = Plugin::load(&automation_harness::default_engine().map_err(usage)?, &path)
-        .map_err(usage)?;
+    let engine = automation_harness::default_engine().map_err(usage)?;
+    // Compiling takes far longer than loading a compiled entry, so the
+    // CLI keeps compiled plugins in the user's cache directory.
+    let plugin = match automation_harness::cache::default_cache_dir() {
+        Some(dir) => {
+            let cache = automation_harness::cache::ComponentCache::new(dir);
+            Plugin::load_cached(&engine, &path, &cache).map(|(plugin, _)| plugin)
+        }
+        None => Plugin::load(&engine, &path),
+    }
+    .map_err(usage)?;
     Ok((plugin, path))
 }
 
