@@ -201,25 +201,25 @@ impl Catalog {
         };
         for kind in definition.entity_kinds {
             check_local_id("entity kind", &kind.kind)?;
-            let schema = Schema::compile(&kind.state_schema)
+            let (schema, document) = declared_schema(&kind.state_schema)
                 .with_context(|| format!("state schema of entity kind {}", kind.kind))?;
             let info = EntityKindInfo {
                 kind: kind.kind.clone(),
-                state_schema: parse(&kind.state_schema)?,
+                state_schema: document,
             };
             declare(&mut catalog.entity_kinds, "entity kind", &kind.kind, schema)?;
             catalog.entity_kind_infos.push(info);
         }
         for artifact in definition.artifact_types {
             check_local_id("artifact type", &artifact.id)?;
-            let schema = Schema::compile(&artifact.schema)
+            let (schema, document) = declared_schema(&artifact.schema)
                 .with_context(|| format!("schema of artifact type {}", artifact.id))?;
             let info = ArtifactTypeInfo {
                 id: catalog.qualify(&artifact.id),
                 local_id: artifact.id.clone(),
                 name: artifact.name,
                 description: artifact.description,
-                schema: parse(&artifact.schema)?,
+                schema: document,
             };
             declare(
                 &mut catalog.artifact_types,
@@ -237,7 +237,7 @@ impl Catalog {
                     trigger.id
                 );
             }
-            let schema = Schema::compile(&trigger.payload_schema)
+            let (schema, document) = declared_schema(&trigger.payload_schema)
                 .with_context(|| format!("payload schema of trigger {}", trigger.id))?;
             let info = TriggerInfo {
                 id: catalog.qualify(&trigger.id),
@@ -246,7 +246,7 @@ impl Catalog {
                 description: trigger.description,
                 category: trigger.category,
                 icon: trigger.icon,
-                payload_schema: parse(&trigger.payload_schema)?,
+                payload_schema: document,
                 context_key: trigger.context_key,
                 entity_kind: trigger.entity_kind,
             };
@@ -266,7 +266,7 @@ impl Catalog {
                     action.id
                 );
             }
-            let schema = Schema::compile(&action.config_schema)
+            let (schema, document) = declared_schema(&action.config_schema)
                 .with_context(|| format!("config schema of action {}", action.id))?;
             let info = ActionInfo {
                 id: catalog.qualify(&action.id),
@@ -276,7 +276,7 @@ impl Catalog {
                 category: action.category,
                 icon: action.icon,
                 config_version: action.config_version,
-                config_schema: parse(&action.config_schema)?,
+                config_schema: document,
                 produces: action.produces.as_deref().map(|id| catalog.qualify(id)),
             };
             declare(&mut catalog.actions, "action", &action.id, (info, schema))?;
@@ -307,8 +307,12 @@ fn declare<T>(map: &mut BTreeMap<String, T>, what: &str, id: &str, value: T) -> 
     Ok(())
 }
 
-fn parse(text: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(text).map_err(|error| anyhow!("not valid JSON: {error}"))
+/// Compiles a declared schema, returning it with the parsed document the
+/// catalog publishes, so the text is parsed once.
+fn declared_schema(text: &str) -> anyhow::Result<(Schema, Value)> {
+    let document: Value =
+        serde_json::from_str(text).map_err(|error| anyhow!("not valid JSON: {error}"))?;
+    Ok((Schema::from_document(&document)?, document))
 }
 
 fn is_plugin_id(id: &str) -> bool {

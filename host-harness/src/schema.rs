@@ -18,9 +18,14 @@ impl Schema {
     pub fn compile(text: &str) -> anyhow::Result<Self> {
         let document: Value =
             serde_json::from_str(text).map_err(|error| anyhow!("not valid JSON: {error}"))?;
+        Self::from_document(&document)
+    }
+
+    /// Compiles an already parsed schema document.
+    pub fn from_document(document: &Value) -> anyhow::Result<Self> {
         let validator = jsonschema::options()
             .should_validate_formats(true)
-            .build(&document)
+            .build(document)
             .map_err(|error| anyhow!("not a valid JSON Schema: {error}"))?;
         Ok(Self { validator })
     }
