@@ -50,11 +50,7 @@ impl Sandbox {
     /// changed nothing, that the real plugin still works on the same store,
     /// and returns the failure's text.
     fn misbehave(&self, action: &str) -> String {
-        self.misbehave_with(RunRequest::new(action, json!({})))
-    }
-
-    fn misbehave_with(&self, request: RunRequest) -> String {
-        let action = request.action.clone();
+        let request = RunRequest::new(action, json!({}));
         let before = self.backend.snapshot().unwrap();
         let message = match self.hostile.run(request) {
             Err(error) => format!("{error:#}"),
