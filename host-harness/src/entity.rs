@@ -14,7 +14,7 @@ use crate::bindings::entity::{ChangeReceipt, EntityError, Host, HostMutation, Mu
 use crate::bindings::types::Problem as WitProblem;
 use crate::clock::format_instant;
 use crate::records::{Actor, ChangeRecord};
-use crate::state::{HostState, Phase};
+use crate::state::{HostState, Phase, Session};
 
 /// Longest entity id, in bytes.
 pub const MAX_ENTITY_ID_BYTES: usize = 512;
@@ -32,6 +32,11 @@ pub struct MutationState {
 }
 
 impl MutationState {
+    /// The entity's committed state before this write.
+    pub fn prev(&self) -> Option<&Value> {
+        self.prev.as_ref()
+    }
+
     fn label(&self) -> String {
         format!("{}/{}", self.kind, self.id)
     }
@@ -66,6 +71,13 @@ fn problems_to_wit(problems: Vec<crate::records::Problem>) -> Vec<WitProblem> {
         .collect()
 }
 
+fn invalid_state(message: String) -> EntityError {
+    EntityError::InvalidState(vec![WitProblem {
+        path: String::new(),
+        message,
+    }])
+}
+
 fn unavailable(error: anyhow::Error) -> EntityError {
     EntityError::Unavailable(format!("{error:#}"))
 }
@@ -74,26 +86,25 @@ fn state_key(kind: &str, id: &str) -> String {
     format!("{kind}/{id}")
 }
 
-impl HostState {
-    /// Parses and checks a committed state against the kind's schema.
-    fn check_state(&self, kind: &str, text: &str) -> Result<Value, EntityError> {
-        let invalid = |message: String| {
-            EntityError::InvalidState(vec![WitProblem {
-                path: String::new(),
-                message,
-            }])
-        };
+impl Session {
+    /// Parses and checks a state the plugin sent as JSON text.
+    fn parse_state(&self, kind: &str, text: &str) -> Result<Value, EntityError> {
         if text.len() > crate::run::MAX_DOCUMENT_BYTES {
-            return Err(invalid(format!(
+            return Err(invalid_state(format!(
                 "is {} bytes; the limit is {}",
                 text.len(),
                 crate::run::MAX_DOCUMENT_BYTES
             )));
         }
         let state: Value = serde_json::from_str(text)
-            .map_err(|error| invalid(format!("is not valid JSON: {error}")))?;
+            .map_err(|error| invalid_state(format!("is not valid JSON: {error}")))?;
+        self.check_state(kind, state)
+    }
+
+    /// Checks a state against the kind's schema.
+    fn check_state(&self, kind: &str, state: Value) -> Result<Value, EntityError> {
         if !state.is_object() {
-            return Err(invalid("must be a JSON object".into()));
+            return Err(invalid_state("must be a JSON object".into()));
         }
         let schema = self
             .catalog
@@ -107,14 +118,17 @@ impl HostState {
         Ok(state)
     }
 
-    fn open_mutation(
+    /// Opens a write of `kind/id` on behalf of `actor` (the system when
+    /// absent); `run_id`, when given, must be the current run's.
+    pub fn open_mutation(
         &mut self,
-        kind: String,
-        id: String,
-        options: MutationOptions,
+        kind: &str,
+        id: &str,
+        run_id: Option<&str>,
+        actor: Option<Actor>,
     ) -> Result<MutationState, EntityError> {
-        if !self.catalog.entity_kinds.contains_key(&kind) {
-            return Err(EntityError::UnknownKind(kind));
+        if !self.catalog.entity_kinds.contains_key(kind) {
+            return Err(EntityError::UnknownKind(kind.to_owned()));
         }
         if id.is_empty() || id.len() > MAX_ENTITY_ID_BYTES {
             return Err(EntityError::InvalidId(format!(
@@ -139,8 +153,8 @@ impl HostState {
         if let Some(open) = &run.open_mutation {
             return Err(EntityError::AlreadyOpen(open.clone()));
         }
-        if let Some(run_id) = &options.run_id
-            && *run_id != run.run_id
+        if let Some(run_id) = run_id
+            && run_id != run.run_id
         {
             return Err(EntityError::InvalidOptions(format!(
                 "run id {run_id} is not the current run {}",
@@ -149,7 +163,7 @@ impl HostState {
         }
         let prev = run
             .txn
-            .get(&space, &state_key(&kind, &id))
+            .get(&space, &state_key(kind, id))
             .map_err(unavailable)?
             .map(|bytes| serde_json::from_slice::<Value>(&bytes))
             .transpose()
@@ -160,9 +174,9 @@ impl HostState {
             })?;
         let savepoint = run.txn.savepoint().map_err(unavailable)?;
         let mutation = MutationState {
-            actor: options.actor.map(Actor::from).unwrap_or_else(Actor::system),
-            kind,
-            id,
+            actor: actor.unwrap_or_else(Actor::system),
+            kind: kind.to_owned(),
+            id: id.to_owned(),
             prev,
             savepoint,
             finished: false,
@@ -171,40 +185,58 @@ impl HostState {
         Ok(mutation)
     }
 
-    fn commit_mutation(
+    /// Ends `mutation` with `next`, sent as JSON text.
+    fn commit_text(
         &mut self,
-        handle: &Resource<MutationState>,
+        mutation: &mut MutationState,
         next: Option<String>,
-    ) -> wasmtime::Result<Result<Option<ChangeReceipt>, EntityError>> {
-        let mutation = self.table.get(handle)?;
+    ) -> Result<Option<ChangeReceipt>, EntityError> {
         if mutation.finished {
-            return Ok(Err(EntityError::Finished));
+            return Err(EntityError::Finished);
         }
-        let kind = mutation.kind.clone();
-        let next = match next.map(|text| self.check_state(&kind, &text)).transpose() {
-            Ok(next) => next,
-            Err(error) => return Ok(Err(error)),
-        };
+        let next = next
+            .map(|text| self.parse_state(&mutation.kind, &text))
+            .transpose()?;
+        self.commit_checked(mutation, next)
+    }
+
+    /// Ends `mutation` with `next`: records a change when a field differs.
+    pub fn commit_mutation(
+        &mut self,
+        mutation: &mut MutationState,
+        next: Option<Value>,
+    ) -> Result<Option<ChangeReceipt>, EntityError> {
+        if mutation.finished {
+            return Err(EntityError::Finished);
+        }
+        let next = next
+            .map(|state| self.check_state(&mutation.kind, state))
+            .transpose()?;
+        self.commit_checked(mutation, next)
+    }
+
+    fn commit_checked(
+        &mut self,
+        mutation: &mut MutationState,
+        next: Option<Value>,
+    ) -> Result<Option<ChangeReceipt>, EntityError> {
         let space = self.entity_space();
         let plugin_id = self.catalog.id.clone();
-        let mutation = self.table.get_mut(handle)?;
         let Some(run) = self.run.as_mut() else {
-            return Ok(Err(EntityError::Unavailable("the run has ended".into())));
+            return Err(EntityError::Unavailable("the run has ended".into()));
         };
         mutation.finished = true;
         run.open_mutation = None;
         let changed = changed_fields(mutation.prev.as_ref(), next.as_ref());
         if changed.is_empty() {
-            return Ok(Ok(None));
+            return Ok(None);
         }
         let key = state_key(&mutation.kind, &mutation.id);
-        let written = match &next {
+        match &next {
             Some(state) => run.txn.set(&space, &key, state.to_string().as_bytes()),
             None => run.txn.delete(&space, &key).map(|_| ()),
-        };
-        if let Err(error) = written {
-            return Ok(Err(unavailable(error)));
         }
+        .map_err(unavailable)?;
         let change = ChangeRecord {
             change_id: run.randomness.uuid(),
             plugin_id,
@@ -223,30 +255,42 @@ impl HostState {
             occurred_at: change.occurred_at.clone(),
         };
         run.changes.push(change);
-        Ok(Ok(Some(receipt)))
+        Ok(Some(receipt))
     }
 
-    /// Rolls an unfinished mutation's writes back and closes it.
-    fn end_mutation(&mut self, handle: &Resource<MutationState>) -> wasmtime::Result<bool> {
-        let mutation = self.table.get_mut(handle)?;
+    /// Rolls an unfinished mutation's writes back and closes it; false
+    /// when it had already ended.
+    pub fn end_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<bool> {
         if mutation.finished {
             return Ok(false);
         }
         mutation.finished = true;
-        let savepoint = mutation.savepoint;
         if let Some(run) = self.run.as_mut() {
             run.open_mutation = None;
-            run.txn
-                .rollback_to(savepoint)
-                .map_err(|error| wasmtime::Error::msg(format!("{error:#}")))?;
+            run.txn.rollback_to(mutation.savepoint)?;
         }
         Ok(true)
+    }
+
+    /// Records that the plugin dropped `mutation` without ending it, which
+    /// fails the run, and rolls its writes back.
+    pub fn drop_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<()> {
+        if self.end_mutation(mutation)?
+            && let Some(run) = self.run.as_mut()
+        {
+            run.dropped_mutation = Some(mutation.label());
+        }
+        Ok(())
     }
 }
 
 impl Host for HostState {}
 
 impl crate::bindings::types::Host for HostState {}
+
+fn trap(error: anyhow::Error) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("{error:#}"))
+}
 
 impl HostMutation for HostState {
     fn open(
@@ -255,7 +299,11 @@ impl HostMutation for HostState {
         id: String,
         options: MutationOptions,
     ) -> EntityResult<Resource<MutationState>> {
-        match self.open_mutation(kind, id, options) {
+        let actor = options.actor.map(Actor::from);
+        match self
+            .session
+            .open_mutation(&kind, &id, options.run_id.as_deref(), actor)
+        {
             Ok(mutation) => Ok(Ok(self.table.push(mutation)?)),
             Err(error) => Ok(Err(error)),
         }
@@ -271,11 +319,13 @@ impl HostMutation for HostState {
         handle: Resource<MutationState>,
         next: Option<String>,
     ) -> EntityResult<Option<ChangeReceipt>> {
-        self.commit_mutation(&handle, next)
+        let mutation = self.table.get_mut(&handle)?;
+        Ok(self.session.commit_text(mutation, next))
     }
 
     fn abandon(&mut self, handle: Resource<MutationState>) -> EntityResult<()> {
-        if self.end_mutation(&handle)? {
+        let mutation = self.table.get_mut(&handle)?;
+        if self.session.end_mutation(mutation).map_err(trap)? {
             Ok(Ok(()))
         } else {
             Ok(Err(EntityError::Finished))
@@ -283,14 +333,8 @@ impl HostMutation for HostState {
     }
 
     fn drop(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<()> {
-        let label = self.table.get(&handle)?.label();
-        if self.end_mutation(&handle)?
-            && let Some(run) = self.run.as_mut()
-        {
-            run.dropped_mutation = Some(label);
-        }
-        self.table.delete(handle)?;
-        Ok(())
+        let mut mutation = self.table.delete(handle)?;
+        self.session.drop_mutation(&mut mutation).map_err(trap)
     }
 }
 

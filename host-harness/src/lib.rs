@@ -24,9 +24,11 @@ mod bindings;
 pub mod cache;
 pub mod clock;
 mod entity;
+mod instance;
 pub mod limits;
 mod log;
 pub mod masking;
+pub mod native;
 mod plugin;
 pub mod records;
 mod run;
@@ -44,6 +46,7 @@ use chrono::{DateTime, Utc};
 pub use backend::{Backend, MemoryBackend, SqliteBackend, StoreSnapshot};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use entity::changed_fields;
+pub use instance::{InstanceMode, PluginInstance};
 pub use plugin::{
     ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, Plugin, TriggerInfo,
 };
@@ -59,6 +62,9 @@ pub struct Harness {
     fixed_clock: Option<Arc<FixedClock>>,
     randomness: Arc<Randomness>,
     limits: Limits,
+    instance_mode: InstanceMode,
+    /// The instance kept between runs in [`InstanceMode::Reuse`].
+    kept_instance: parking_lot::Mutex<Option<instance::WasmGuest>>,
 }
 
 /// Configures a [`Harness`]: by default an in-memory store, the real clock
@@ -70,6 +76,7 @@ pub struct HarnessBuilder {
     randomness: Randomness,
     engine: Option<wasmtime::Engine>,
     limits: Limits,
+    instance_mode: InstanceMode,
 }
 
 impl Default for HarnessBuilder {
@@ -81,6 +88,7 @@ impl Default for HarnessBuilder {
             randomness: Randomness::from_os(),
             engine: None,
             limits: Limits::default(),
+            instance_mode: InstanceMode::default(),
         }
     }
 }
@@ -118,6 +126,13 @@ impl HarnessBuilder {
         self
     }
 
+    /// Whether runs get a fresh instance (the default) or share one; see
+    /// [`InstanceMode`].
+    pub fn instance_mode(mut self, mode: InstanceMode) -> Self {
+        self.instance_mode = mode;
+        self
+    }
+
     /// Shares a wasmtime engine, and so its compiled code, between
     /// harnesses.
     pub fn engine(mut self, engine: wasmtime::Engine) -> Self {
@@ -144,11 +159,13 @@ impl HarnessBuilder {
             fixed_clock: self.fixed_clock,
             randomness: Arc::new(self.randomness),
             limits: self.limits,
+            instance_mode: self.instance_mode,
+            kept_instance: parking_lot::Mutex::new(None),
         }
     }
 }
 
-pub use limits::{Limits, default_engine};
+pub use limits::{EngineOptions, Limits, default_engine};
 
 impl Harness {
     pub fn builder() -> HarnessBuilder {

@@ -78,13 +78,50 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// How an engine is configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Meter runs in instructions, so [`Limits::fuel`] can stop them;
+    /// costs some speed.
+    pub fuel: bool,
+    /// Take instances from a pre-reserved pool of memories and tables
+    /// (see [`POOL_INSTANCES`]) instead of mapping them one by one, which
+    /// makes a fresh instance per run cheap.
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            fuel: false,
+            pooling: true,
+        }
+    }
+}
+
+/// How many plugin instances a pooled engine holds at once. A run holds
+/// one instance for its duration, so this bounds concurrent runs per
+/// engine; each slot reserves address space (4 GiB per linear memory),
+/// not physical memory.
+pub const POOL_INSTANCES: u32 = 128;
+
 /// An engine with epoch interruption on, whose epoch a background thread
-/// advances every [`EPOCH_TICK`] for as long as the engine lives. With
-/// `fuel`, runs can also be metered in instructions.
-pub fn engine(fuel: bool) -> anyhow::Result<Engine> {
+/// advances every [`EPOCH_TICK`] for as long as the engine lives.
+pub fn engine(options: EngineOptions) -> anyhow::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
-    config.consume_fuel(fuel);
+    config.consume_fuel(options.fuel);
+    if options.pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        // A Rust component is a handful of core instances (the program and
+        // the adapter shims), each with at most one memory and one table.
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .table_elements(MAX_TABLE_ELEMENTS);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
     let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;
     let weak = engine.weak();
     std::thread::Builder::new()
@@ -99,12 +136,13 @@ pub fn engine(fuel: bool) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-/// The process-wide default engine: epoch interruption on, no fuel.
+/// The process-wide default engine: epoch interruption and pooling on, no
+/// fuel.
 pub fn default_engine() -> anyhow::Result<Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     if let Some(engine) = ENGINE.get() {
         return Ok(engine.clone());
     }
-    let engine = engine(false)?;
+    let engine = engine(EngineOptions::default())?;
     Ok(ENGINE.get_or_init(|| engine).clone())
 }

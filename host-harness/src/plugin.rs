@@ -17,7 +17,7 @@ use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
 use crate::cache::{CacheOutcome, ComponentCache};
 use crate::limits::{Limits, MemoryCap};
 use crate::schema::Schema;
-use crate::state::HostState;
+use crate::state::{HostState, Session};
 
 /// The interfaces a plugin may import: our contract, and the parts of WASI
 /// that a Rust `std` component needs and the host controls. Filesystem,
@@ -461,9 +461,9 @@ pub(crate) fn new_store(
         HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            catalog,
-            run: None,
+            session: Session::new(catalog),
             stderr,
+            stderr_seen: 0,
             memory: MemoryCap {
                 limit: limits.memory_bytes,
                 refused: false,

@@ -7,15 +7,16 @@ use anyhow::{Context as _, anyhow, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::Harness;
-use crate::bindings::{plugin as wit, types as wit_types};
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
-use crate::clock::{WasiMonotonicClock, WasiWallClock, format_instant};
+use crate::bindings::{plugin as wit, types as wit_types};
+use crate::instance::{InstanceMode, WasmGuest};
 use crate::masking::Secrets;
-use crate::plugin::new_store;
 use crate::records::{Actor, ActorType, ChangeRecord, EventRecord, LogLine, Problem};
-use crate::state::{Phase, RunState};
+use crate::state::{Phase, RunState, Session};
+use crate::Harness;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -131,6 +132,8 @@ pub struct RunOutcome {
     pub logs: Vec<LogLine>,
     /// Fuel the run consumed, when the engine meters fuel.
     pub fuel_consumed: Option<u64>,
+    /// How long the run took in the host, from the request to the commit.
+    pub wall_time: Duration,
 }
 
 impl RunOutcome {
@@ -147,6 +150,7 @@ impl RunOutcome {
             events: Vec::new(),
             logs,
             fuel_consumed: None,
+            wall_time: Duration::ZERO,
         }
     }
 }
@@ -190,7 +194,7 @@ impl From<wit_types::Actor> for Actor {
     }
 }
 
-fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
+pub(crate) fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
     match error {
         wit::ActionError::InvalidConfig(problems) => {
             let mut problems: Vec<Problem> = problems
@@ -214,11 +218,74 @@ fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
 /// event payload or an entity state.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
+/// A JSON document a plugin hands the host: text from a wasm guest, which
+/// the host parses and bounds, or a value from a native one.
+pub(crate) enum Document {
+    Text(String),
+    Value(Value),
+}
+
+pub(crate) enum DocumentError {
+    TooLarge(usize),
+    NotJson(serde_json::Error),
+}
+
+impl Document {
+    fn parse(self) -> Result<Value, DocumentError> {
+        match self {
+            Document::Value(value) => Ok(value),
+            Document::Text(text) if text.len() > MAX_DOCUMENT_BYTES => {
+                Err(DocumentError::TooLarge(text.len()))
+            }
+            Document::Text(text) => serde_json::from_str(&text).map_err(DocumentError::NotJson),
+        }
+    }
+}
+
+/// What an action returned, before the host checks it.
+pub(crate) struct GuestSuccess {
+    pub external_id: Option<String>,
+    pub artifact: Option<Document>,
+}
+
+/// An event the deriver returned, before the host qualifies and checks it.
+pub(crate) struct GuestEvent {
+    pub trigger_id: String,
+    pub payload: Document,
+    pub context_key: Option<String>,
+}
+
+/// What runs a plugin's code for the engine: a wasm instance or, as the
+/// baseline the sandbox is measured against, the same code compiled into
+/// the host.
+pub(crate) trait Guest {
+    /// The host side of the run, which the plugin's imports act on.
+    fn session(&mut self) -> &mut Session;
+
+    /// Calls the action or job. `Err` is a trap or a broken contract; a
+    /// job's success carries no [`GuestSuccess`].
+    fn invoke(
+        &mut self,
+        invocation: &Invocation,
+        run_id: &str,
+    ) -> anyhow::Result<Result<Option<GuestSuccess>, ActionFailure>>;
+
+    /// Calls the deriver on one recorded change.
+    fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>>;
+
+    /// Fuel the run consumed, when it is metered.
+    fn fuel_consumed(&mut self) -> Option<u64> {
+        None
+    }
+}
+
 /// What one run invokes in the plugin.
-enum Invocation {
+pub(crate) enum Invocation {
     Action {
         local_id: String,
         config: Value,
+        /// `config` as JSON text, as a wasm guest receives it.
+        config_text: String,
         actor: Option<Actor>,
         produces: Option<String>,
     },
@@ -228,14 +295,27 @@ enum Invocation {
     },
 }
 
+/// An action request after its checks: run it, or report why not.
+enum Prepared {
+    Run(PreparedAction),
+    Refused(RunOutcome),
+}
+
+struct PreparedAction {
+    invocation: Invocation,
+    qualified_id: String,
+    run_id: String,
+    secrets: Vec<String>,
+}
+
 impl Invocation {
-    fn local_id(&self) -> &str {
+    pub(crate) fn local_id(&self) -> &str {
         match self {
             Invocation::Action { local_id, .. } | Invocation::Job { local_id, .. } => local_id,
         }
     }
 
-    fn what(&self) -> &'static str {
+    pub(crate) fn what(&self) -> &'static str {
         match self {
             Invocation::Action { .. } => "action",
             Invocation::Job { .. } => "job",
@@ -249,7 +329,53 @@ impl Harness {
     /// the contract, is an `Err` naming the plugin and the action. Either
     /// way a run that does not succeed leaves the store as it was.
     pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
-        let catalog = Arc::clone(&self.plugin.catalog);
+        let started = std::time::Instant::now();
+        let mut outcome = match self.prepare_action(request)? {
+            Prepared::Run(action) => self.execute(
+                action.invocation,
+                action.qualified_id,
+                action.run_id,
+                &action.secrets,
+                |_| Ok(()),
+            )?,
+            Prepared::Refused(outcome) => outcome,
+        };
+        outcome.wall_time = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Runs one action like [`Harness::run`], but with `plugin`'s native
+    /// code in place of the wasm component: same catalog, config check,
+    /// entity engine, store and commit, no sandbox. It is the baseline the
+    /// sandbox's cost is measured against, and lets plugin authors compare
+    /// their native build with their component.
+    pub fn run_native(
+        &self,
+        plugin: &dyn crate::native::NativePlugin,
+        request: RunRequest,
+    ) -> anyhow::Result<RunOutcome> {
+        let started = std::time::Instant::now();
+        let mut outcome = match self.prepare_action(request)? {
+            Prepared::Run(action) => {
+                let mut guest = crate::native::NativeGuest::new(plugin, &self.plugin.catalog);
+                self.execute_in(
+                    &mut guest,
+                    action.invocation,
+                    action.qualified_id,
+                    action.run_id,
+                    &action.secrets,
+                    |_| Ok(()),
+                )?
+            }
+            Prepared::Refused(outcome) => outcome,
+        };
+        outcome.wall_time = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Resolves the action and checks the config against its schema.
+    fn prepare_action(&self, request: RunRequest) -> anyhow::Result<Prepared> {
+        let catalog = &self.plugin.catalog;
         let (info, config_schema) = catalog
             .local_id(&request.action)
             .and_then(|local| catalog.actions.get(local))
@@ -267,36 +393,38 @@ impl Harness {
             .run_id
             .clone()
             .unwrap_or_else(|| self.randomness.uuid());
-        let config_bytes = request.config.to_string().len();
-        let problems = if config_bytes > MAX_DOCUMENT_BYTES {
+        let config_text = request.config.to_string();
+        let problems = if config_text.len() > MAX_DOCUMENT_BYTES {
             vec![Problem {
                 path: String::new(),
-                message: format!("is {config_bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}"),
+                message: format!(
+                    "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                    config_text.len()
+                ),
             }]
         } else {
             config_schema.problems(&request.config)
         };
         if !problems.is_empty() {
-            return Ok(RunOutcome::failed(
+            return Ok(Prepared::Refused(RunOutcome::failed(
                 run_id,
                 info.id.clone(),
                 ActionFailure::InvalidConfig(problems),
                 Vec::new(),
-            ));
+            )));
         }
-        let invocation = Invocation::Action {
-            local_id: info.local_id.clone(),
-            config: request.config,
-            actor: request.actor,
-            produces: info.produces.clone(),
-        };
-        self.execute(
-            invocation,
-            info.id.clone(),
+        Ok(Prepared::Run(PreparedAction {
+            invocation: Invocation::Action {
+                local_id: info.local_id.clone(),
+                config: request.config,
+                config_text,
+                actor: request.actor,
+                produces: info.produces.clone(),
+            },
+            qualified_id: info.id.clone(),
             run_id,
-            &request.secrets,
-            |_| Ok(()),
-        )
+            secrets: request.secrets,
+        }))
     }
 
     /// Runs the scheduled job `job` (local or qualified) as due at
@@ -323,17 +451,61 @@ impl Harness {
             local_id: info.local_id.clone(),
             scheduled_at,
         };
-        self.execute(
+        let started = std::time::Instant::now();
+        let mut outcome = self.execute(
             invocation,
             info.id.clone(),
             self.randomness.uuid(),
             &[],
             after,
-        )
+        )?;
+        outcome.wall_time = started.elapsed();
+        Ok(outcome)
     }
 
+    /// Runs `invocation` in a wasm instance: a fresh one, or in
+    /// [`InstanceMode::Reuse`] the kept one, which is kept again only
+    /// when the run ends without a host error.
     fn execute(
         &self,
+        invocation: Invocation,
+        qualified_id: String,
+        run_id: String,
+        secrets: &[String],
+        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RunOutcome> {
+        let kept = match self.instance_mode {
+            InstanceMode::Fresh => None,
+            InstanceMode::Reuse => self.kept_instance.lock().take(),
+        };
+        let mut guest = match kept {
+            Some(mut guest) => {
+                guest.rearm(self.limits)?;
+                guest
+            }
+            None => WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
+                .with_context(|| {
+                    format!(
+                        "plugin {}, {} {}: instantiation failed",
+                        self.plugin.catalog.label(),
+                        invocation.what(),
+                        invocation.local_id()
+                    )
+                })?,
+        };
+        let outcome = self.execute_in(&mut guest, invocation, qualified_id, run_id, secrets, after)?;
+        if self.instance_mode == InstanceMode::Reuse {
+            *self.kept_instance.lock() = Some(guest);
+        }
+        Ok(outcome)
+    }
+
+    /// The engine's side of a run, whatever runs the plugin's code: open
+    /// the transaction, invoke, check the protocol and the artifact,
+    /// derive and check events, mask, persist, commit.
+    pub(crate) fn execute_in(
+        &self,
+        guest: &mut dyn Guest,
         invocation: Invocation,
         qualified_id: String,
         run_id: String,
@@ -350,24 +522,7 @@ impl Harness {
             )
         };
         let txn = self.backend.begin().with_context(context)?;
-        let mut rng = self.randomness.fork();
-        let mut store = new_store(
-            &self.plugin.engine,
-            Arc::clone(&catalog),
-            self.limits,
-            |wasi| {
-                use rand::{Rng, SeedableRng};
-                wasi.wall_clock(WasiWallClock(Arc::clone(&self.clock)))
-                    .monotonic_clock(WasiMonotonicClock(Arc::clone(&self.clock)))
-                    .insecure_random_seed(
-                        u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()),
-                    )
-                    .insecure_random(rand::rngs::StdRng::from_rng(&mut rng))
-                    .secure_random(rng);
-            },
-        )
-        .with_context(context)?;
-        store.data_mut().run = Some(RunState {
+        guest.session().run = Some(RunState {
             txn,
             run_id: run_id.clone(),
             phase: Phase::Action,
@@ -379,68 +534,23 @@ impl Harness {
             logs: Vec::new(),
             log_bytes: 0,
         });
-
-        let instance = self
-            .plugin
-            .pre
-            .instantiate(&mut store)
-            .map_err(|error| anyhow!("{error:#}"))
-            .with_context(|| format!("{}: instantiation failed", context()))?;
-        let exports = instance.checkstack_automation_plugin();
-        let called = match &invocation {
-            Invocation::Action {
-                local_id,
-                config,
-                actor,
-                ..
-            } => {
-                let run_context = wit::RunContext {
-                    run_id: run_id.clone(),
-                    actor: actor.clone().map(Into::into),
-                    automation_id: None,
-                    trigger: None,
-                    attempt: 1,
-                };
-                exports
-                    .call_run_action(&mut store, local_id, &config.to_string(), &run_context)
-                    .map(|result| result.map(Some))
-            }
-            Invocation::Job {
-                local_id,
-                scheduled_at,
-            } => {
-                let job_context = wit::JobContext {
-                    run_id: run_id.clone(),
-                    actor: catalog.service_actor().into(),
-                    scheduled_at: format_instant(*scheduled_at),
-                };
-                exports
-                    .call_run_job(&mut store, local_id, &job_context)
-                    .map(|result| result.map(|()| None))
-            }
-        };
-        let result = called
-            .map_err(|error| crate::plugin::trap_report(error, store.data()))
+        let result = guest
+            .invoke(&invocation, &run_id)
             .with_context(|| format!("{} trapped", context()))?;
 
         let success = match result {
             Ok(success) => success,
-            Err(error) => {
-                let logs = store
-                    .data_mut()
+            Err(failure) => {
+                let logs = guest
+                    .session()
                     .run
                     .take()
                     .map(|run| run.logs)
                     .unwrap_or_default();
-                return Ok(RunOutcome::failed(
-                    run_id,
-                    qualified_id,
-                    failure_from_wit(error),
-                    logs,
-                ));
+                return Ok(RunOutcome::failed(run_id, qualified_id, failure, logs));
             }
         };
-        if let Some(run) = store.data().run.as_ref() {
+        if let Some(run) = guest.session().run.as_ref() {
             if let Some(open) = &run.open_mutation {
                 bail!(
                     "{}: returned with the mutation of {open} still open",
@@ -457,7 +567,7 @@ impl Harness {
         let (external_id, artifact) = match (&invocation, success) {
             (Invocation::Action { produces, .. }, Some(success)) => (
                 success.external_id,
-                self.check_artifact(produces.as_deref(), success.artifact.as_deref())
+                self.check_artifact(produces.as_deref(), success.artifact)
                     .with_context(context)?,
             ),
             _ => (None, None),
@@ -465,7 +575,7 @@ impl Harness {
 
         // The deriver runs after the plugin returns, because the component
         // model does not let the host call into the guest during an import.
-        let changes = match store.data_mut().run.as_mut() {
+        let changes = match guest.session().run.as_mut() {
             Some(run) => {
                 run.phase = Phase::Derive;
                 run.changes.clone()
@@ -474,9 +584,8 @@ impl Harness {
         };
         let mut events = Vec::new();
         for change in &changes {
-            let derived = exports
-                .call_derive(&mut store, &change_to_wit(change))
-                .map_err(|error| crate::plugin::trap_report(error, store.data()))
+            let derived = guest
+                .derive(change)
                 .with_context(|| format!("{}: the deriver trapped", context()))?;
             for event in derived {
                 events.push(
@@ -486,8 +595,8 @@ impl Harness {
             }
         }
 
-        let fuel_consumed = self.fuel_consumed(&store);
-        let Some(mut run) = store.data_mut().run.take() else {
+        let fuel_consumed = guest.fuel_consumed();
+        let Some(mut run) = guest.session().run.take() else {
             bail!("{}: the run state vanished", context());
         };
         let secrets = Secrets::new(secrets.iter().cloned());
@@ -514,12 +623,8 @@ impl Harness {
             events,
             logs: run.logs,
             fuel_consumed,
+            wall_time: Duration::ZERO,
         })
-    }
-
-    fn fuel_consumed(&self, store: &wasmtime::Store<crate::state::HostState>) -> Option<u64> {
-        let remaining = store.get_fuel().ok()?;
-        Some(self.limits.fuel.unwrap_or(u64::MAX) - remaining)
     }
 
     /// An artifact must be present exactly when the action declares a
@@ -527,41 +632,42 @@ impl Harness {
     fn check_artifact(
         &self,
         produces: Option<&str>,
-        artifact: Option<&str>,
+        artifact: Option<Document>,
     ) -> anyhow::Result<Option<Value>> {
         let catalog = &self.plugin.catalog;
-        match (produces, artifact) {
-            (None, None) => Ok(None),
+        let (produces, artifact) = match (produces, artifact) {
+            (None, None) => return Ok(None),
             (None, Some(_)) => bail!("returned an artifact but declares no artifact type"),
             (Some(produces), None) => bail!("returned no artifact but declares {produces}"),
-            (Some(_), Some(text)) if text.len() > MAX_DOCUMENT_BYTES => bail!(
-                "returned an artifact of {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-                text.len()
+            (Some(produces), Some(artifact)) => (produces, artifact),
+        };
+        let artifact = artifact.parse().map_err(|error| match error {
+            DocumentError::TooLarge(bytes) => anyhow!(
+                "returned an artifact of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}"
             ),
-            (Some(produces), Some(text)) => {
-                let artifact: Value = serde_json::from_str(text)
-                    .map_err(|error| anyhow!("returned an artifact that is not JSON: {error}"))?;
-                let (_, schema) = catalog
-                    .local_id(produces)
-                    .and_then(|local| catalog.artifact_types.get(local))
-                    .ok_or_else(|| anyhow!("declares unknown artifact type {produces}"))?;
-                let problems = schema.problems(&artifact);
-                if !problems.is_empty() {
-                    bail!(
-                        "returned an artifact that breaks the schema of {produces}: {}",
-                        describe_problems(&problems)
-                    );
-                }
-                Ok(Some(artifact))
+            DocumentError::NotJson(error) => {
+                anyhow!("returned an artifact that is not JSON: {error}")
             }
+        })?;
+        let (_, schema) = catalog
+            .local_id(produces)
+            .and_then(|local| catalog.artifact_types.get(local))
+            .ok_or_else(|| anyhow!("declares unknown artifact type {produces}"))?;
+        let problems = schema.problems(&artifact);
+        if !problems.is_empty() {
+            bail!(
+                "returned an artifact that breaks the schema of {produces}: {}",
+                describe_problems(&problems)
+            );
         }
+        Ok(Some(artifact))
     }
 
     /// Qualifies and checks one derived event.
     fn qualify_event(
         &self,
         change: &ChangeRecord,
-        event: wit::TriggerEvent,
+        event: GuestEvent,
     ) -> anyhow::Result<EventRecord> {
         let catalog = &self.plugin.catalog;
         let (info, schema) = catalog
@@ -575,15 +681,14 @@ impl Harness {
                 change.kind
             );
         }
-        if event.payload.len() > MAX_DOCUMENT_BYTES {
-            bail!(
-                "fired {} with a payload of {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-                info.id,
-                event.payload.len()
-            );
-        }
-        let payload: Value = serde_json::from_str(&event.payload).map_err(|error| {
-            anyhow!("fired {} with a payload that is not JSON: {error}", info.id)
+        let payload = event.payload.parse().map_err(|error| match error {
+            DocumentError::TooLarge(bytes) => anyhow!(
+                "fired {} with a payload of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                info.id
+            ),
+            DocumentError::NotJson(error) => {
+                anyhow!("fired {} with a payload that is not JSON: {error}", info.id)
+            }
         })?;
         let problems = schema.problems(&payload);
         if !problems.is_empty() {
@@ -627,7 +732,7 @@ fn describe_problems(problems: &[Problem]) -> String {
         .join("; ")
 }
 
-fn change_to_wit(change: &ChangeRecord) -> wit::EntityChange {
+pub(crate) fn change_to_wit(change: &ChangeRecord) -> wit::EntityChange {
     wit::EntityChange {
         kind: change.kind.clone(),
         id: change.entity_id.clone(),
@@ -709,6 +814,7 @@ impl RunOutcome {
             "events": events,
             "logs": self.logs,
             "fuel": self.fuel_consumed,
+            "wallTimeMs": self.wall_time.as_secs_f64() * 1000.0,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The data a wasmtime store carries for one plugin instance.
+//! The data a wasmtime store carries for one plugin instance, and the
+//! host side of a run that every way of running a plugin shares.
 
 use std::sync::Arc;
 
@@ -40,20 +41,20 @@ pub(crate) struct RunState {
     pub log_bytes: usize,
 }
 
-/// The store data of one instance.
-pub(crate) struct HostState {
-    pub wasi: WasiCtx,
-    pub table: ResourceTable,
+/// The host side of a plugin's runs: its catalog and the run it is
+/// serving. Storage, the entity engine and the log are implemented on it
+/// without wasm types, so a wasm instance and a native plugin go through
+/// the same engine.
+pub(crate) struct Session {
     pub catalog: Arc<Catalog>,
     pub run: Option<RunState>,
-    /// What the guest wrote to stderr, such as a panic message.
-    pub stderr: MemoryOutputPipe,
-    pub memory: MemoryCap,
-    /// The limits this instance runs under, for error reports.
-    pub limits: Limits,
 }
 
-impl HostState {
+impl Session {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Self { catalog, run: None }
+    }
+
     /// The key space of the plugin's own keys.
     pub fn plugin_space(&self) -> String {
         format!("plugin/{}", self.catalog.id)
@@ -63,12 +64,29 @@ impl HostState {
     pub fn entity_space(&self) -> String {
         format!("entity/{}", self.catalog.id)
     }
+}
 
-    /// The guest's stderr so far, for error reports.
+/// The store data of one instance.
+pub(crate) struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub session: Session,
+    /// What the guest wrote to stderr, such as a panic message.
+    pub stderr: MemoryOutputPipe,
+    /// How much of `stderr` earlier runs of a reused instance wrote, so a
+    /// report quotes only the current run.
+    pub stderr_seen: usize,
+    pub memory: MemoryCap,
+    /// The limits this instance runs under, for error reports.
+    pub limits: Limits,
+}
+
+impl HostState {
+    /// What the guest wrote to stderr during the current run.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_owned()
+        let contents = self.stderr.contents();
+        let current = contents.get(self.stderr_seen..).unwrap_or_default();
+        String::from_utf8_lossy(current).trim().to_owned()
     }
 }
 

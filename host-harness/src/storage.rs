@@ -2,7 +2,7 @@
 //! the current run's transaction in the plugin's own key space.
 
 use crate::bindings::storage::{Entry, Host, Page, StorageError};
-use crate::state::{HostState, Phase, RunState};
+use crate::state::{HostState, Phase, RunState, Session};
 
 /// Longest key a plugin may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -26,7 +26,7 @@ fn check_key(key: &str) -> Result<(), StorageError> {
     Ok(())
 }
 
-impl HostState {
+impl Session {
     /// Like [`Self::storage`], for a write: every write belongs to an open
     /// entity mutation, so each one is accounted for by a change (or by an
     /// abandoned mutation's rollback).
@@ -54,6 +54,56 @@ impl HostState {
             )),
         }
     }
+
+    pub fn storage_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        check_key(key)?;
+        let (run, space) = self.storage()?;
+        run.txn.get(&space, key).map_err(unavailable)
+    }
+
+    pub fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        check_key(key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
+        }
+        let (run, space) = self.storage_for_write()?;
+        run.txn.set(&space, key, value).map_err(unavailable)
+    }
+
+    pub fn storage_delete(&mut self, key: &str) -> Result<bool, StorageError> {
+        check_key(key)?;
+        let (run, space) = self.storage_for_write()?;
+        run.txn.delete(&space, key).map_err(unavailable)
+    }
+
+    pub fn storage_scan(
+        &mut self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page, StorageError> {
+        let limit = limit.clamp(1, MAX_SCAN_LIMIT) as usize;
+        let (run, space) = self.storage()?;
+        // One entry more than asked says whether another page exists.
+        let mut entries = run
+            .txn
+            .scan(&space, prefix, cursor, limit + 1)
+            .map_err(unavailable)?;
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next_cursor = if more {
+            entries.last().map(|(key, _)| key.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            entries: entries
+                .into_iter()
+                .map(|(key, value)| Entry { key, value })
+                .collect(),
+            next_cursor,
+        })
+    }
 }
 
 /// A backend failure is reported to the plugin, not trapped: the run then
@@ -64,55 +114,18 @@ fn unavailable(error: anyhow::Error) -> StorageError {
 
 impl Host for HostState {
     fn get(&mut self, key: String) -> StorageResult<Option<Vec<u8>>> {
-        Ok((|| {
-            check_key(&key)?;
-            let (run, space) = self.storage()?;
-            run.txn.get(&space, &key).map_err(unavailable)
-        })())
+        Ok(self.session.storage_get(&key))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> StorageResult<()> {
-        Ok((|| {
-            check_key(&key)?;
-            if value.len() > MAX_VALUE_BYTES {
-                return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
-            }
-            let (run, space) = self.storage_for_write()?;
-            run.txn.set(&space, &key, &value).map_err(unavailable)
-        })())
+        Ok(self.session.storage_set(&key, &value))
     }
 
     fn delete(&mut self, key: String) -> StorageResult<bool> {
-        Ok((|| {
-            check_key(&key)?;
-            let (run, space) = self.storage_for_write()?;
-            run.txn.delete(&space, &key).map_err(unavailable)
-        })())
+        Ok(self.session.storage_delete(&key))
     }
 
     fn scan(&mut self, prefix: String, limit: u32, cursor: Option<String>) -> StorageResult<Page> {
-        Ok((|| {
-            let limit = limit.clamp(1, MAX_SCAN_LIMIT) as usize;
-            let (run, space) = self.storage()?;
-            // One entry more than asked says whether another page exists.
-            let mut entries = run
-                .txn
-                .scan(&space, &prefix, cursor.as_deref(), limit + 1)
-                .map_err(unavailable)?;
-            let more = entries.len() > limit;
-            entries.truncate(limit);
-            let next_cursor = if more {
-                entries.last().map(|(key, _)| key.clone())
-            } else {
-                None
-            };
-            Ok(Page {
-                entries: entries
-                    .into_iter()
-                    .map(|(key, value)| Entry { key, value })
-                    .collect(),
-                next_cursor,
-            })
-        })())
+        Ok(self.session.storage_scan(&prefix, limit, cursor.as_deref()))
     }
 }

@@ -60,7 +60,10 @@ fn another_engine_configuration_does_not_share_entries() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path());
     let plain = automation_harness::default_engine().unwrap();
-    let metered = automation_harness::limits::engine(true).unwrap();
+    let metered = automation_harness::limits::engine(automation_harness::EngineOptions {
+        fuel: true,
+        ..Default::default()
+    }).unwrap();
     assert_eq!(
         Plugin::load_cached(&plain, plugin_path(), &cache)
             .unwrap()

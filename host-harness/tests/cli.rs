@@ -67,6 +67,8 @@ fn runs_against_one_store_build_on_each_other_and_history_shows_them() {
     );
     let parked = stdout_json(&parked);
     assert_eq!(parked["ok"], true);
+    let wall_time = parked["wallTimeMs"].as_f64().expect("the run's wall time");
+    assert!(wall_time > 0.0 && wall_time < 60_000.0, "{wall_time} ms");
     let id = parked["externalId"].as_str().unwrap().to_owned();
     assert_eq!(parked["artifact"]["endAt"], "2026-03-01T10:30:00.000Z");
     assert_eq!(

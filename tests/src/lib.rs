@@ -2,6 +2,8 @@
 //! from `plugin/` by this crate's build script, loaded once per test
 //! binary.
 
+pub mod native;
+
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 

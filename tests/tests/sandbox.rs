@@ -245,7 +245,10 @@ fn a_plugin_importing_the_filesystem_is_refused_at_load() {
 
 #[test]
 fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
-    let engine = automation_harness::limits::engine(true).unwrap();
+    let engine = automation_harness::limits::engine(automation_harness::EngineOptions {
+        fuel: true,
+        ..Default::default()
+    }).unwrap();
     let plugin = Plugin::load(&engine, Path::new(PLUGIN_WASM)).unwrap();
     let harness = Harness::builder()
         .fixed_clock(now())

@@ -30,7 +30,12 @@ const ACTIONS: &[&str] = &[
     "invalid_json_state",
     "fire_undeclared_trigger",
     "well_behaved",
+    "count_runs",
 ];
+
+/// How many times `count_runs` ran in this instance: what a run can see
+/// of an earlier one when the host reuses instances.
+static RUNS_SEEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 const OBJECT_SCHEMA: &str = r#"{"type":"object"}"#;
 const ARTIFACT_SCHEMA: &str =
@@ -186,6 +191,10 @@ impl Guest for Hostile {
                 let mutation = write_thing(&context)?;
                 mutation.commit(Some(r#"{"v":1}"#)).map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
+            }
+            "count_runs" => {
+                let seen = RUNS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                artifact(format!(r#"{{"n":{seen}}}"#))
             }
             other => Err(ActionError::NotFound(other.into())),
         }

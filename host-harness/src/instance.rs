@@ -1,0 +1,185 @@
+//! Wasm instances of a plugin. Each run gets a fresh instance by default,
+//! so nothing a run leaves in the guest's memory reaches the next one; a
+//! harness for trusted plugins may keep one instance and reuse it.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use wasmtime::Store;
+
+use crate::bindings::{AutomationPlugin, plugin as wit};
+use crate::clock::{Clock, Randomness, WasiMonotonicClock, WasiWallClock, format_instant};
+use crate::limits::Limits;
+use crate::plugin::{Plugin, new_store, trap_report};
+use crate::records::ChangeRecord;
+use crate::run::{
+    Document, Guest, GuestEvent, GuestSuccess, Invocation, change_to_wit, failure_from_wit,
+};
+use crate::state::{HostState, Session};
+
+/// Whether runs share a wasm instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstanceMode {
+    /// A new instance for every run: isolation between runs, at the cost
+    /// of instantiating (microseconds with a pre-instantiated component).
+    #[default]
+    Fresh,
+    /// One instance kept across runs, for trusted plugins: whatever a run
+    /// leaves in the guest's memory, the next run sees. An instance whose
+    /// run ended in a host error (a trap, a limit, a broken protocol) is
+    /// discarded, never reused.
+    Reuse,
+}
+
+/// A wasm instance with its store, serving runs for the engine.
+pub(crate) struct WasmGuest {
+    store: Store<HostState>,
+    exports: AutomationPlugin,
+}
+
+impl WasmGuest {
+    /// Instantiates `plugin` in a new store under `limits`, with the
+    /// host's clock and randomness as the guest's WASI clocks and random.
+    pub fn new(
+        plugin: &Plugin,
+        limits: Limits,
+        clock: &Arc<dyn Clock>,
+        randomness: &Randomness,
+    ) -> anyhow::Result<Self> {
+        let mut rng = randomness.fork();
+        let mut store = new_store(
+            &plugin.engine,
+            Arc::clone(&plugin.catalog),
+            limits,
+            |wasi| {
+                use rand::{Rng, SeedableRng};
+                wasi.wall_clock(WasiWallClock(Arc::clone(clock)))
+                    .monotonic_clock(WasiMonotonicClock(Arc::clone(clock)))
+                    .insecure_random_seed(
+                        u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()),
+                    )
+                    .insecure_random(rand::rngs::StdRng::from_rng(&mut rng))
+                    .secure_random(rng);
+            },
+        )?;
+        let exports = plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| trap_report(error, store.data()))?;
+        Ok(Self { store, exports })
+    }
+
+    /// Readies a kept instance for another run: a new deadline, full
+    /// fuel, and error reports that start from here.
+    pub fn rearm(&mut self, limits: Limits) -> anyhow::Result<()> {
+        self.store.set_epoch_deadline(limits.deadline_ticks());
+        if self.store.engine().get_consume_fuel() {
+            self.store
+                .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+                .map_err(|error| anyhow!("{error:#}"))?;
+        }
+        let state = self.store.data_mut();
+        state.limits = limits;
+        state.memory.limit = limits.memory_bytes;
+        state.memory.refused = false;
+        state.stderr_seen = state.stderr.contents().len();
+        Ok(())
+    }
+
+    fn report(&self, error: wasmtime::Error) -> anyhow::Error {
+        trap_report(error, self.store.data())
+    }
+}
+
+impl Guest for WasmGuest {
+    fn session(&mut self) -> &mut Session {
+        &mut self.store.data_mut().session
+    }
+
+    fn invoke(
+        &mut self,
+        invocation: &Invocation,
+        run_id: &str,
+    ) -> anyhow::Result<Result<Option<GuestSuccess>, crate::ActionFailure>> {
+        let exports = self.exports.checkstack_automation_plugin();
+        let called = match invocation {
+            Invocation::Action {
+                local_id,
+                config_text,
+                actor,
+                ..
+            } => {
+                let run_context = wit::RunContext {
+                    run_id: run_id.to_owned(),
+                    actor: actor.clone().map(Into::into),
+                    automation_id: None,
+                    trigger: None,
+                    attempt: 1,
+                };
+                exports
+                    .call_run_action(&mut self.store, local_id, config_text, &run_context)
+                    .map(|result| {
+                        result.map(|success| {
+                            Some(GuestSuccess {
+                                external_id: success.external_id,
+                                artifact: success.artifact.map(Document::Text),
+                            })
+                        })
+                    })
+            }
+            Invocation::Job {
+                local_id,
+                scheduled_at,
+            } => {
+                let job_context = wit::JobContext {
+                    run_id: run_id.to_owned(),
+                    actor: self.store.data().session.catalog.service_actor().into(),
+                    scheduled_at: format_instant(*scheduled_at),
+                };
+                exports
+                    .call_run_job(&mut self.store, local_id, &job_context)
+                    .map(|result| result.map(|()| None))
+            }
+        };
+        let result = called.map_err(|error| self.report(error))?;
+        Ok(result.map_err(failure_from_wit))
+    }
+
+    fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>> {
+        let events = self
+            .exports
+            .checkstack_automation_plugin()
+            .call_derive(&mut self.store, &change_to_wit(change))
+            .map_err(|error| self.report(error))?;
+        Ok(events
+            .into_iter()
+            .map(|event| GuestEvent {
+                trigger_id: event.trigger_id,
+                payload: Document::Text(event.payload),
+                context_key: event.context_key,
+            })
+            .collect())
+    }
+
+    fn fuel_consumed(&mut self) -> Option<u64> {
+        let remaining = self.store.get_fuel().ok()?;
+        let limits = self.store.data().limits;
+        Some(limits.fuel.unwrap_or(u64::MAX) - remaining)
+    }
+}
+
+/// An idle instance of a plugin, as every run starts from; for health
+/// checks and for measuring what instantiation costs.
+pub struct PluginInstance {
+    _guest: WasmGuest,
+}
+
+impl crate::Harness {
+    /// Instantiates the plugin as a fresh run would, with this harness's
+    /// limits, clock and randomness, and runs nothing.
+    pub fn instantiate(&self) -> anyhow::Result<PluginInstance> {
+        let guest = WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
+            .with_context(|| format!("plugin {}: instantiation failed", self.catalog().label()))?;
+        Ok(PluginInstance { _guest: guest })
+    }
+}

@@ -1,0 +1,215 @@
+//! The ways of running a plugin agree: a fresh instance per run (the
+//! default), one reused instance, and the plugin's domain code compiled
+//! natively give the same outcomes through the same engine; reuse is
+//! visible to the plugin and ends with the first host error.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use automation_harness::{Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest};
+use integration_tests::native::NativeMaintenance;
+use integration_tests::*;
+use serde_json::{Value, json};
+
+const HOSTILE_WASM: &str = env!("HOSTILE_PLUGIN_WASM");
+
+/// A mixed sequence over all five actions, with a domain failure, a
+/// missing window and a host-side config refusal among them.
+fn mixed_runs(mut run: impl FnMut(RunRequest) -> RunOutcome) -> Vec<RunOutcome> {
+    let mut outcomes = Vec::new();
+    let created = run(RunRequest::new("create", create_config(&["db-1", "db-2"])));
+    let id = created
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|success| success.external_id.clone())
+        .expect("create succeeded");
+    outcomes.push(created);
+    let requests = [
+        RunRequest::new(
+            "update",
+            json!({"maintenanceId": id, "title": "Bigger upgrade", "systemIds": ["db-3"]}),
+        ),
+        RunRequest::new(
+            "add_update",
+            json!({"maintenanceId": id, "message": "Started", "statusChange": "in_progress"}),
+        ),
+        RunRequest::new("update", json!({"maintenanceId": "missing", "title": "x"})),
+        RunRequest::new(
+            "create",
+            json!({"title": "Backwards", "systemIds": ["db-1"],
+                   "startAt": "2026-03-01T12:00:00Z", "endAt": "2026-03-01T10:00:00Z"}),
+        ),
+        RunRequest::new("set_system", json!({"systemId": "db-3", "durationMinutes": 15})),
+        RunRequest::new(
+            "set_system",
+            json!({"systemId": "db-4", "durationMinutes": 60}),
+        ),
+        RunRequest::new("clear_system", json!({"systemId": "db-3"})),
+        RunRequest::new("clear_system", json!({"systemId": 7})),
+    ];
+    for request in requests {
+        outcomes.push(run(request.actor(automation_harness::Actor::new(
+            automation_harness::ActorType::User,
+            "u-1",
+            Some("Ann".into()),
+        ))));
+    }
+    outcomes
+}
+
+/// An outcome's JSON with every UUID replaced by its order of first
+/// appearance, and the measurements left out, so runs whose ids came from
+/// different random sources compare equal when they did the same thing.
+fn canonical(outcomes: &[RunOutcome]) -> Value {
+    let mut names = HashMap::new();
+    let mut documents: Vec<Value> = outcomes.iter().map(RunOutcome::to_json).collect();
+    for document in &mut documents {
+        let object = document.as_object_mut().expect("an object");
+        object.remove("wallTimeMs");
+        object.remove("fuel");
+        rename_ids(document, &mut names);
+    }
+    Value::Array(documents)
+}
+
+fn rename_ids(value: &mut Value, names: &mut HashMap<String, String>) {
+    match value {
+        Value::String(text) if is_uuid(text) => {
+            let next = format!("id-{}", names.len() + 1);
+            *text = names.entry(text.clone()).or_insert(next).clone();
+        }
+        Value::String(text) => {
+            // Log lines mention ids inside sentences.
+            for word in text.clone().split(|c: char| !c.is_ascii_hexdigit() && c != '-') {
+                if is_uuid(word) {
+                    let next = format!("id-{}", names.len() + 1);
+                    let name = names.entry(word.to_owned()).or_insert(next).clone();
+                    *text = text.replace(word, &name);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rename_ids(item, names)),
+        Value::Object(object) => object.values_mut().for_each(|item| rename_ids(item, names)),
+        _ => {}
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36 && text.chars().filter(|c| *c == '-').count() == 4
+}
+
+fn harness(mode: InstanceMode) -> Harness {
+    Harness::builder()
+        .backend(Arc::new(MemoryBackend::new()))
+        .fixed_clock(now())
+        .seed(7)
+        .instance_mode(mode)
+        .with_plugin(plugin())
+}
+
+#[test]
+fn the_native_build_and_the_component_do_the_same_runs() {
+    let wasm = harness(InstanceMode::Fresh);
+    let native = harness(InstanceMode::Fresh);
+    let from_wasm = mixed_runs(|request| wasm.run(request).expect("no host error"));
+    let from_native = mixed_runs(|request| {
+        native
+            .run_native(&NativeMaintenance, request)
+            .expect("no host error")
+    });
+    // The sequence exercises every kind of result.
+    let kinds: Vec<&str> = from_wasm
+        .iter()
+        .map(|outcome| outcome.result.as_ref().map_or_else(|f| f.kind(), |_| "ok"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ok", "ok", "ok", "not_found", "invalid_config", "ok", "ok", "ok", "invalid_config"]
+    );
+    assert_eq!(canonical(&from_native), canonical(&from_wasm));
+    let (wasm_store, native_store) = (snapshot(&wasm), snapshot(&native));
+    assert_eq!(native_store.changes.len(), wasm_store.changes.len());
+    assert_eq!(native_store.events.len(), wasm_store.events.len());
+    for (space, entries) in &wasm_store.spaces {
+        assert_eq!(native_store.spaces[space].len(), entries.len(), "{space}");
+    }
+}
+
+#[test]
+fn a_reused_instance_does_the_same_runs_as_fresh_ones() {
+    let fresh = harness(InstanceMode::Fresh);
+    let reused = harness(InstanceMode::Reuse);
+    let from_fresh = mixed_runs(|request| fresh.run(request).expect("no host error"));
+    let from_reused = mixed_runs(|request| reused.run(request).expect("no host error"));
+    assert_eq!(canonical(&from_reused), canonical(&from_fresh));
+}
+
+fn hostile(mode: InstanceMode) -> Harness {
+    let engine = automation_harness::default_engine().unwrap();
+    Harness::builder()
+        .fixed_clock(now())
+        .instance_mode(mode)
+        .with_plugin(Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap())
+}
+
+/// What `count_runs` reports: how many times it ran in its instance.
+fn count_runs(harness: &Harness) -> Value {
+    let outcome = harness
+        .run(RunRequest::new("count_runs", json!({})))
+        .expect("count_runs runs");
+    artifact(&outcome)["n"].clone()
+}
+
+#[test]
+fn a_fresh_instance_sees_nothing_of_earlier_runs() {
+    let harness = hostile(InstanceMode::Fresh);
+    let counts: Vec<Value> = (0..3).map(|_| count_runs(&harness)).collect();
+    assert_eq!(counts, [json!(1), json!(1), json!(1)]);
+}
+
+#[test]
+fn a_reused_instance_keeps_its_memory_until_a_host_error() {
+    let harness = hostile(InstanceMode::Reuse);
+    let counts: Vec<Value> = (0..3).map(|_| count_runs(&harness)).collect();
+    assert_eq!(counts, [json!(1), json!(2), json!(3)]);
+
+    let before = snapshot(&harness);
+    let error = harness
+        .run(RunRequest::new("panic", json!({})))
+        .expect_err("a panic is a host error");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("hostile@0.1.0") && message.contains("panicked on purpose"),
+        "{message}"
+    );
+    assert_eq!(snapshot(&harness), before);
+    // The trapped instance was discarded: the next run starts afresh.
+    assert_eq!(count_runs(&harness), json!(1));
+    assert_eq!(count_runs(&harness), json!(2));
+}
+
+#[test]
+fn a_reused_instance_gets_a_new_deadline_every_run() {
+    let limits = automation_harness::Limits {
+        deadline: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let engine = automation_harness::default_engine().unwrap();
+    let harness = Harness::builder()
+        .fixed_clock(now())
+        .instance_mode(InstanceMode::Reuse)
+        .limits(limits)
+        .with_plugin(Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap());
+    count_runs(&harness);
+    // Longer than the deadline: a deadline counted from the first run
+    // would stop the next one.
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    assert_eq!(count_runs(&harness), json!(2));
+    let error = harness
+        .run(RunRequest::new("loop_forever", json!({})))
+        .expect_err("the loop is stopped");
+    assert!(format!("{error:#}").contains("deadline of 100 ms exceeded"));
+    assert_eq!(count_runs(&harness), json!(1));
+}
