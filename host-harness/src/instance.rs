@@ -69,10 +69,10 @@ impl WasmGuest {
         Ok(Self { store, exports })
     }
 
-    /// Readies a kept instance for another run: a new deadline, full
-    /// fuel, and error reports that start from here.
+    /// Readies a kept instance for another run: its limits, full fuel,
+    /// and error reports that start from here. The deadline starts when
+    /// the run does.
     pub fn rearm(&mut self, limits: Limits) -> anyhow::Result<()> {
-        self.store.set_epoch_deadline(limits.deadline_ticks());
         if self.store.engine().get_consume_fuel() {
             self.store
                 .set_fuel(limits.fuel.unwrap_or(u64::MAX))
@@ -159,6 +159,11 @@ impl Guest for WasmGuest {
                 context_key: event.context_key,
             })
             .collect())
+    }
+
+    fn start_deadline(&mut self) {
+        let ticks = self.store.data().limits.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
     }
 
     fn fuel_consumed(&mut self) -> Option<u64> {

@@ -273,6 +273,10 @@ pub(crate) trait Guest {
     /// Calls the deriver on one recorded change.
     fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>>;
 
+    /// Starts the run's deadline; called once the run holds the store's
+    /// write lock, so waiting for another writer does not count.
+    fn start_deadline(&mut self) {}
+
     /// Fuel the run consumed, when it is metered.
     fn fuel_consumed(&mut self) -> Option<u64> {
         None
@@ -522,6 +526,7 @@ impl Harness {
             )
         };
         let txn = self.backend.begin().with_context(context)?;
+        guest.start_deadline();
         guest.session().run = Some(RunState {
             txn,
             run_id: run_id.clone(),
