@@ -167,6 +167,10 @@ impl Guest for WasmGuest {
     }
 
     fn fuel_consumed(&mut self) -> Option<u64> {
+        // Asking an engine without fuel builds an error, backtrace and all.
+        if !self.store.engine().get_consume_fuel() {
+            return None;
+        }
         let remaining = self.store.get_fuel().ok()?;
         let limits = self.store.data().limits;
         Some(limits.fuel.unwrap_or(u64::MAX) - remaining)

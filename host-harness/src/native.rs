@@ -81,7 +81,12 @@ impl NativeHost {
         self.session.borrow_mut().storage_delete(key)
     }
 
-    pub fn scan(&self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<Page, StorageError> {
+    pub fn scan(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page, StorageError> {
         self.session
             .borrow_mut()
             .storage_scan(prefix, limit, cursor)

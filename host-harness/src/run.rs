@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::Harness;
 use crate::bindings::{plugin as wit, types as wit_types};
 use crate::instance::{InstanceMode, WasmGuest};
 use crate::masking::Secrets;
 use crate::records::{Actor, ActorType, ChangeRecord, EventRecord, LogLine, Problem};
 use crate::state::{Phase, RunState, Session};
-use crate::Harness;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -497,7 +497,8 @@ impl Harness {
                     )
                 })?,
         };
-        let outcome = self.execute_in(&mut guest, invocation, qualified_id, run_id, secrets, after)?;
+        let outcome =
+            self.execute_in(&mut guest, invocation, qualified_id, run_id, secrets, after)?;
         if self.instance_mode == InstanceMode::Reuse {
             *self.kept_instance.lock() = Some(guest);
         }
@@ -647,9 +648,9 @@ impl Harness {
             (Some(produces), Some(artifact)) => (produces, artifact),
         };
         let artifact = artifact.parse().map_err(|error| match error {
-            DocumentError::TooLarge(bytes) => anyhow!(
-                "returned an artifact of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}"
-            ),
+            DocumentError::TooLarge(bytes) => {
+                anyhow!("returned an artifact of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+            }
             DocumentError::NotJson(error) => {
                 anyhow!("returned an artifact that is not JSON: {error}")
             }

@@ -30,10 +30,11 @@ fn corrupt_entries_are_compiled_again() {
     Plugin::load_cached(&engine, plugin_path(), &cache).unwrap();
     let entry = std::fs::read_dir(dir.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|file| file.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+        .expect("a compiled entry");
+    let digest = entry.with_extension("cwasm.blake3");
+    assert!(digest.exists(), "the entry's digest is stored next to it");
 
     // A flipped byte in the middle, then a truncated entry.
     let mut bytes = std::fs::read(&entry).unwrap();
@@ -53,6 +54,20 @@ fn corrupt_entries_are_compiled_again() {
     let (plugin, outcome) = Plugin::load_cached(&engine, plugin_path(), &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Replaced);
     assert_eq!(plugin.catalog().version, "1.3.1");
+
+    // A lost or wrong digest: the entry is not trusted either.
+    std::fs::remove_file(&digest).unwrap();
+    let (_, outcome) = Plugin::load_cached(&engine, plugin_path(), &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Replaced);
+    std::fs::write(&digest, [0u8; 32]).unwrap();
+    let (_, outcome) = Plugin::load_cached(&engine, plugin_path(), &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Replaced);
+    assert_eq!(
+        Plugin::load_cached(&engine, plugin_path(), &cache)
+            .unwrap()
+            .1,
+        CacheOutcome::Hit
+    );
 }
 
 #[test]
@@ -63,7 +78,8 @@ fn another_engine_configuration_does_not_share_entries() {
     let metered = automation_harness::limits::engine(automation_harness::EngineOptions {
         fuel: true,
         ..Default::default()
-    }).unwrap();
+    })
+    .unwrap();
     assert_eq!(
         Plugin::load_cached(&plain, plugin_path(), &cache)
             .unwrap()

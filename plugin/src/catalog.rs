@@ -1,9 +1,6 @@
 //! What the plugin publishes: its triggers, actions, artifact types and
 //! entity kind, with their JSON Schemas.
 
-use serde_json::{Value, json};
-
-use crate::config::{MAX_LIST_ITEMS, MAX_TEXT_CHARS};
 use crate::entity::ENTITY_KIND;
 
 pub const PLUGIN_ID: &str = "maintenance";
@@ -25,7 +22,8 @@ pub struct TriggerDefinition {
     pub description: &'static str,
     pub category: &'static str,
     pub icon: &'static str,
-    pub payload_schema: Value,
+    /// A JSON Schema document.
+    pub payload_schema: &'static str,
     pub context_key: Option<&'static str>,
     pub entity_kind: Option<&'static str>,
 }
@@ -38,7 +36,8 @@ pub struct ActionDefinition {
     pub category: &'static str,
     pub icon: &'static str,
     pub config_version: u32,
-    pub config_schema: Value,
+    /// A JSON Schema document.
+    pub config_schema: &'static str,
     pub produces: Option<&'static str>,
 }
 
@@ -47,13 +46,15 @@ pub struct ArtifactType {
     pub id: &'static str,
     pub name: &'static str,
     pub description: &'static str,
-    pub schema: Value,
+    /// A JSON Schema document.
+    pub schema: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntityKind {
     pub kind: &'static str,
-    pub state_schema: Value,
+    /// A JSON Schema document.
+    pub state_schema: &'static str,
 }
 
 /// A scheduled job, run every `every_seconds`.
@@ -76,146 +77,17 @@ pub struct PluginDefinition {
     pub jobs: Vec<JobDefinition>,
 }
 
-const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
-
-fn status_schema() -> Value {
-    json!({ "type": "string", "enum": ["scheduled", "in_progress", "completed", "cancelled"] })
-}
-
-fn instant_schema() -> Value {
-    json!({ "type": "string", "format": "date-time" })
-}
-
-fn non_empty_text() -> Value {
-    json!({ "type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS })
-}
-
-fn any_text() -> Value {
-    json!({ "type": "string", "maxLength": MAX_TEXT_CHARS })
-}
-
-fn system_ids_schema() -> Value {
-    json!({ "type": "array", "minItems": 1, "maxItems": MAX_LIST_ITEMS, "items": non_empty_text() })
-}
-
-/// `{ maintenanceId, status, systemIds, startAt, endAt }`: the window
-/// artifact and both trigger payloads.
-pub fn window_view_schema() -> Value {
-    json!({
-        "$schema": SCHEMA_DIALECT,
-        "type": "object",
-        "properties": {
-            "maintenanceId": { "type": "string" },
-            "status": status_schema(),
-            "systemIds": { "type": "array", "items": { "type": "string" }, "uniqueItems": true },
-            "startAt": instant_schema(),
-            "endAt": instant_schema(),
-        },
-        "required": ["maintenanceId", "status", "systemIds", "startAt", "endAt"],
-        "additionalProperties": false,
-    })
-}
-
-fn entity_state_schema() -> Value {
-    json!({
-        "$schema": SCHEMA_DIALECT,
-        "type": "object",
-        "properties": {
-            "status": status_schema(),
-            "systemIds": { "type": "array", "items": { "type": "string" }, "uniqueItems": true },
-            "startAt": instant_schema(),
-            "endAt": instant_schema(),
-        },
-        "required": ["status", "systemIds", "startAt", "endAt"],
-        "additionalProperties": false,
-    })
-}
-
-fn system_clearance_schema() -> Value {
-    json!({
-        "$schema": SCHEMA_DIALECT,
-        "type": "object",
-        "properties": {
-            "systemId": { "type": "string" },
-            "closedMaintenanceIds": { "type": "array", "items": { "type": "string" } },
-        },
-        "required": ["systemId", "closedMaintenanceIds"],
-        "additionalProperties": false,
-    })
-}
-
-fn config_schema(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "$schema": SCHEMA_DIALECT,
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
-fn create_config_schema() -> Value {
-    config_schema(
-        json!({
-            "title": non_empty_text(),
-            "description": any_text(),
-            "systemIds": system_ids_schema(),
-            "startAt": instant_schema(),
-            "endAt": instant_schema(),
-            "suppressNotifications": { "type": "boolean", "default": false },
-        }),
-        &["title", "systemIds", "startAt", "endAt"],
-    )
-}
-
-fn update_config_schema() -> Value {
-    config_schema(
-        json!({
-            "maintenanceId": non_empty_text(),
-            "title": non_empty_text(),
-            "description": any_text(),
-            "systemIds": system_ids_schema(),
-            "startAt": instant_schema(),
-            "endAt": instant_schema(),
-            "suppressNotifications": { "type": "boolean" },
-        }),
-        &["maintenanceId"],
-    )
-}
-
-fn add_update_config_schema() -> Value {
-    config_schema(
-        json!({
-            "maintenanceId": non_empty_text(),
-            "message": non_empty_text(),
-            "statusChange": status_schema(),
-        }),
-        &["maintenanceId", "message"],
-    )
-}
-
-fn set_system_config_schema() -> Value {
-    config_schema(
-        json!({
-            "systemId": non_empty_text(),
-            "title": non_empty_text(),
-            "description": any_text(),
-            "durationMinutes": { "type": "integer", "minimum": 1, "maximum": crate::actions::MAX_DURATION_MINUTES },
-            "suppressNotifications": { "type": "boolean", "default": false },
-        }),
-        &["systemId", "durationMinutes"],
-    )
-}
-
-fn clear_system_config_schema() -> Value {
-    config_schema(
-        json!({
-            "systemId": non_empty_text(),
-            "message": non_empty_text(),
-        }),
-        &["systemId"],
-    )
-}
+/// The JSON Schemas, kept as the documents the host receives: nothing to
+/// build at run time, and readable on their own. The tests below check
+/// that the limits they state are the ones the config reader enforces.
+const WINDOW_VIEW_SCHEMA: &str = include_str!("../schemas/window-view.json");
+const SYSTEM_CLEARANCE_SCHEMA: &str = include_str!("../schemas/system-clearance.json");
+const MAINTENANCE_STATE_SCHEMA: &str = include_str!("../schemas/maintenance-state.json");
+const CREATE_CONFIG_SCHEMA: &str = include_str!("../schemas/create-config.json");
+const UPDATE_CONFIG_SCHEMA: &str = include_str!("../schemas/update-config.json");
+const ADD_UPDATE_CONFIG_SCHEMA: &str = include_str!("../schemas/add-update-config.json");
+const SET_SYSTEM_CONFIG_SCHEMA: &str = include_str!("../schemas/set-system-config.json");
+const CLEAR_SYSTEM_CONFIG_SCHEMA: &str = include_str!("../schemas/clear-system-config.json");
 
 fn trigger(
     id: &'static str,
@@ -228,7 +100,7 @@ fn trigger(
         description,
         category: CATEGORY,
         icon: "Wrench",
-        payload_schema: window_view_schema(),
+        payload_schema: WINDOW_VIEW_SCHEMA,
         context_key: Some(CONTEXT_KEY),
         entity_kind: Some(ENTITY_KIND),
     }
@@ -239,7 +111,7 @@ fn action(
     display_name: &'static str,
     description: &'static str,
     icon: &'static str,
-    config_schema: Value,
+    config_schema: &'static str,
     produces: &'static str,
 ) -> ActionDefinition {
     ActionDefinition {
@@ -277,7 +149,7 @@ pub fn definitions() -> PluginDefinition {
                 "Schedule Maintenance",
                 "Schedules a maintenance window for one or more systems",
                 "Wrench",
-                create_config_schema(),
+                CREATE_CONFIG_SCHEMA,
                 ARTIFACT_WINDOW,
             ),
             action(
@@ -285,7 +157,7 @@ pub fn definitions() -> PluginDefinition {
                 "Update Maintenance",
                 "Changes the title, description, systems or schedule of a maintenance window",
                 "Wrench",
-                update_config_schema(),
+                UPDATE_CONFIG_SCHEMA,
                 ARTIFACT_WINDOW,
             ),
             action(
@@ -293,7 +165,7 @@ pub fn definitions() -> PluginDefinition {
                 "Add Maintenance Update",
                 "Posts a message to a maintenance window's log, optionally changing its status",
                 "MessageSquarePlus",
-                add_update_config_schema(),
+                ADD_UPDATE_CONFIG_SCHEMA,
                 ARTIFACT_WINDOW,
             ),
             action(
@@ -301,7 +173,7 @@ pub fn definitions() -> PluginDefinition {
                 "Set System Maintenance",
                 "Puts one system into maintenance from now for a number of minutes",
                 "Wrench",
-                set_system_config_schema(),
+                SET_SYSTEM_CONFIG_SCHEMA,
                 ARTIFACT_WINDOW,
             ),
             action(
@@ -309,7 +181,7 @@ pub fn definitions() -> PluginDefinition {
                 "Clear System Maintenance",
                 "Completes every active maintenance window that covers a system",
                 "Wrench",
-                clear_system_config_schema(),
+                CLEAR_SYSTEM_CONFIG_SCHEMA,
                 ARTIFACT_SYSTEM_CLEARANCE,
             ),
         ],
@@ -318,18 +190,18 @@ pub fn definitions() -> PluginDefinition {
                 id: ARTIFACT_WINDOW,
                 name: "Maintenance Window",
                 description: "Maintenance row touched (created, updated or closed) by an automation",
-                schema: window_view_schema(),
+                schema: WINDOW_VIEW_SCHEMA,
             },
             ArtifactType {
                 id: ARTIFACT_SYSTEM_CLEARANCE,
                 name: "System Clearance",
                 description: "The maintenance windows an automation closed to release a system",
-                schema: system_clearance_schema(),
+                schema: SYSTEM_CLEARANCE_SCHEMA,
             },
         ],
         entity_kinds: vec![EntityKind {
             kind: ENTITY_KIND,
-            state_schema: entity_state_schema(),
+            state_schema: MAINTENANCE_STATE_SCHEMA,
         }],
         jobs: vec![JobDefinition {
             id: crate::jobs::JOB_ADVANCE_STATUS,
@@ -343,6 +215,78 @@ pub fn definitions() -> PluginDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{MAX_LIST_ITEMS, MAX_TEXT_CHARS};
+    use serde_json::Value;
+
+    fn schemas() -> Vec<(&'static str, Value)> {
+        let catalog = definitions();
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        texts.extend(catalog.triggers.iter().map(|t| (t.id, t.payload_schema)));
+        texts.extend(catalog.actions.iter().map(|a| (a.id, a.config_schema)));
+        texts.extend(catalog.artifact_types.iter().map(|t| (t.id, t.schema)));
+        texts.extend(
+            catalog
+                .entity_kinds
+                .iter()
+                .map(|k| (k.kind, k.state_schema)),
+        );
+        texts
+            .into_iter()
+            .map(|(id, text)| (id, serde_json::from_str(text).expect("schemas are JSON")))
+            .collect()
+    }
+
+    /// Every value of `keyword` anywhere in `schema`.
+    fn keyword_values<'a>(schema: &'a Value, keyword: &str, found: &mut Vec<&'a Value>) {
+        match schema {
+            Value::Object(object) => {
+                found.extend(object.get(keyword));
+                for value in object.values() {
+                    keyword_values(value, keyword, found);
+                }
+            }
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| keyword_values(item, keyword, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_is_a_closed_2020_12_object_schema() {
+        for (id, schema) in schemas() {
+            assert_eq!(
+                schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+                "{id}"
+            );
+            assert_eq!(schema["type"], "object", "{id}");
+            assert_eq!(schema["additionalProperties"], false, "{id}");
+        }
+    }
+
+    #[test]
+    fn the_schemas_state_the_limits_the_config_reader_enforces() {
+        let mut checked = 0;
+        for (id, schema) in schemas() {
+            let mut lengths = Vec::new();
+            keyword_values(&schema, "maxLength", &mut lengths);
+            assert!(lengths.iter().all(|n| **n == MAX_TEXT_CHARS), "{id}");
+            let mut items = Vec::new();
+            keyword_values(&schema, "maxItems", &mut items);
+            assert!(items.iter().all(|n| **n == MAX_LIST_ITEMS), "{id}");
+            checked += lengths.len() + items.len();
+        }
+        assert!(checked > 10, "the limits are stated");
+        let set_system = schemas()
+            .into_iter()
+            .find(|(id, _)| *id == "set_system")
+            .expect("set_system")
+            .1;
+        assert_eq!(
+            set_system["properties"]["durationMinutes"]["maximum"],
+            crate::actions::MAX_DURATION_MINUTES
+        );
+    }
 
     #[test]
     fn every_action_produces_a_declared_artifact_type() {

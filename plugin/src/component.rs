@@ -159,7 +159,7 @@ fn trigger_to_wit(trigger: catalog::TriggerDefinition) -> wit_plugin::TriggerDef
         description: trigger.description.into(),
         category: trigger.category.into(),
         icon: trigger.icon.into(),
-        payload_schema: trigger.payload_schema.to_string(),
+        payload_schema: trigger.payload_schema.into(),
         context_key: trigger.context_key.map(Into::into),
         entity_kind: trigger.entity_kind.map(Into::into),
     }
@@ -173,7 +173,7 @@ fn action_to_wit(action: catalog::ActionDefinition) -> wit_plugin::ActionDefinit
         category: action.category.into(),
         icon: action.icon.into(),
         config_version: action.config_version,
-        config_schema: action.config_schema.to_string(),
+        config_schema: action.config_schema.into(),
         produces: action.produces.map(Into::into),
     }
 }
@@ -213,7 +213,7 @@ impl wit_plugin::Guest for Component {
                     id: t.id.into(),
                     name: t.name.into(),
                     description: t.description.into(),
-                    schema: t.schema.to_string(),
+                    schema: t.schema.into(),
                 })
                 .collect(),
             entity_kinds: catalog
@@ -221,7 +221,7 @@ impl wit_plugin::Guest for Component {
                 .into_iter()
                 .map(|k| wit_plugin::EntityKind {
                     kind: k.kind.into(),
-                    state_schema: k.state_schema.to_string(),
+                    state_schema: k.state_schema.into(),
                 })
                 .collect(),
             jobs: catalog

@@ -142,10 +142,7 @@ impl host::Storage for Adapter<'_> {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<host::Page, StorageError> {
-        let page = self
-            .0
-            .scan(prefix, limit, cursor)
-            .map_err(storage_error)?;
+        let page = self.0.scan(prefix, limit, cursor).map_err(storage_error)?;
         Ok(host::Page {
             entries: page
                 .entries

@@ -41,7 +41,10 @@ fn mixed_runs(mut run: impl FnMut(RunRequest) -> RunOutcome) -> Vec<RunOutcome> 
             json!({"title": "Backwards", "systemIds": ["db-1"],
                    "startAt": "2026-03-01T12:00:00Z", "endAt": "2026-03-01T10:00:00Z"}),
         ),
-        RunRequest::new("set_system", json!({"systemId": "db-3", "durationMinutes": 15})),
+        RunRequest::new(
+            "set_system",
+            json!({"systemId": "db-3", "durationMinutes": 15}),
+        ),
         RunRequest::new(
             "set_system",
             json!({"systemId": "db-4", "durationMinutes": 60}),
@@ -82,7 +85,10 @@ fn rename_ids(value: &mut Value, names: &mut HashMap<String, String>) {
         }
         Value::String(text) => {
             // Log lines mention ids inside sentences.
-            for word in text.clone().split(|c: char| !c.is_ascii_hexdigit() && c != '-') {
+            for word in text
+                .clone()
+                .split(|c: char| !c.is_ascii_hexdigit() && c != '-')
+            {
                 if is_uuid(word) {
                     let next = format!("id-{}", names.len() + 1);
                     let name = names.entry(word.to_owned()).or_insert(next).clone();
@@ -126,7 +132,17 @@ fn the_native_build_and_the_component_do_the_same_runs() {
         .collect();
     assert_eq!(
         kinds,
-        ["ok", "ok", "ok", "not_found", "invalid_config", "ok", "ok", "ok", "invalid_config"]
+        [
+            "ok",
+            "ok",
+            "ok",
+            "not_found",
+            "invalid_config",
+            "ok",
+            "ok",
+            "ok",
+            "invalid_config"
+        ]
     );
     assert_eq!(canonical(&from_native), canonical(&from_wasm));
     let (wasm_store, native_store) = (snapshot(&wasm), snapshot(&native));

@@ -248,7 +248,8 @@ fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
     let engine = automation_harness::limits::engine(automation_harness::EngineOptions {
         fuel: true,
         ..Default::default()
-    }).unwrap();
+    })
+    .unwrap();
     let plugin = Plugin::load(&engine, Path::new(PLUGIN_WASM)).unwrap();
     let harness = Harness::builder()
         .fixed_clock(now())

@@ -1,0 +1,398 @@
+//! What the sandbox costs: start-up, instantiation, each action in a fresh
+//! instance, in a reused instance and as native code through the same
+//! engine and store, throughput on SQLite, and latency on a large store.
+//! It prints figures and asserts nothing but that the runs succeed;
+//! `BENCHMARKS.md` records a run.
+//!
+//! `cargo bench -p integration-tests --bench performance`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automation_harness::cache::ComponentCache;
+use automation_harness::{
+    Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest,
+    SqliteBackend,
+};
+use integration_tests::native::NativeMaintenance;
+use integration_tests::{PLUGIN_WASM, create_config, external_id, now};
+use serde_json::{Value, json};
+
+/// Runs per action and mode; the median is reported.
+const ACTION_SAMPLES: usize = 400;
+const START_SAMPLES: usize = 20;
+const INSTANTIATION_SAMPLES: usize = 5_000;
+const THROUGHPUT_RUNS: usize = 2_000;
+const SCALE_WINDOWS: usize = 100_000;
+const SCALE_SAMPLES: usize = 300;
+
+const ACTIONS: [&str; 5] = [
+    "create",
+    "update",
+    "add_update",
+    "set_system",
+    "clear_system",
+];
+
+/// How an action is run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Fresh,
+    Reused,
+    Native,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn run(harness: &Harness, mode: Mode, request: RunRequest) -> RunOutcome {
+    let outcome = match mode {
+        Mode::Native => harness.run_native(&NativeMaintenance, request),
+        Mode::Fresh | Mode::Reused => harness.run(request),
+    }
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    assert!(outcome.is_ok(), "{:?}", outcome.result);
+    outcome
+}
+
+fn harness_on(plugin: &Plugin, backend: Arc<dyn Backend>, mode: Mode) -> Harness {
+    Harness::builder()
+        .backend(backend)
+        .fixed_clock(now())
+        .seed(11)
+        .instance_mode(match mode {
+            Mode::Reused => InstanceMode::Reuse,
+            Mode::Fresh | Mode::Native => InstanceMode::Fresh,
+        })
+        .with_plugin(plugin.clone())
+}
+
+const MODES: [Mode; 3] = [Mode::Fresh, Mode::Reused, Mode::Native];
+
+/// The config of the `n`th timed run of `action`; `window` is the window
+/// `update` and `add_update` edit, each run changing it so that every run
+/// records a change and fires an event.
+fn action_config(action: &str, window: &str, n: usize) -> Value {
+    match action {
+        "create" => create_config(&["db-1", "db-2"]),
+        "update" => json!({
+            "maintenanceId": window,
+            "title": format!("title {n}"),
+            "systemIds": [format!("db-{n}")],
+        }),
+        "add_update" => json!({
+            "maintenanceId": window,
+            "message": format!("note {n}"),
+            "statusChange": if n.is_multiple_of(2) { "in_progress" } else { "scheduled" },
+        }),
+        "set_system" => json!({"systemId": format!("sys-{n}"), "durationMinutes": 30}),
+        _ => json!({"systemId": format!("sys-{n}")}),
+    }
+}
+
+/// Median latency of each action in each of [`MODES`], each mode on its
+/// own in-memory store holding one window. The modes take turns run by
+/// run, so a machine that slows down or speeds up affects them alike.
+/// `clear_system` is timed on a system `set_system` parked just before,
+/// untimed.
+fn action_latencies(plugin: &Plugin) -> Vec<[Duration; 3]> {
+    ACTIONS
+        .iter()
+        .map(|action| {
+            let harnesses = MODES.map(|mode| {
+                let harness = harness_on(plugin, Arc::new(MemoryBackend::new()), mode);
+                let window = external_id(&run(
+                    &harness,
+                    mode,
+                    RunRequest::new("create", create_config(&["db-1"])),
+                ));
+                (harness, window)
+            });
+            let mut samples: [Vec<Duration>; 3] = Default::default();
+            // The first round is untimed: it warms the reused instance.
+            for n in 0..=ACTION_SAMPLES {
+                for (index, mode) in MODES.iter().enumerate() {
+                    let (harness, window) = &harnesses[index];
+                    if *action == "clear_system" {
+                        run(
+                            harness,
+                            *mode,
+                            RunRequest::new(
+                                "set_system",
+                                json!({"systemId": format!("sys-{n}"), "durationMinutes": 30}),
+                            ),
+                        );
+                    }
+                    let request = RunRequest::new(*action, action_config(action, window, n));
+                    let started = Instant::now();
+                    let outcome = run(harness, *mode, request);
+                    let elapsed = started.elapsed();
+                    assert_eq!(outcome.events.len(), 1, "{action} fires one event");
+                    if n > 0 {
+                        samples[index].push(elapsed);
+                    }
+                }
+            }
+            samples.map(median)
+        })
+        .collect()
+}
+
+fn starts(path: &Path) {
+    let bytes = std::fs::read(path).expect("the component");
+    println!(
+        "Component: {} bytes ({:.1} KiB)",
+        bytes.len(),
+        bytes.len() as f64 / 1024.0
+    );
+
+    let engine = automation_harness::default_engine().expect("an engine");
+    let mut cold = Vec::new();
+    let mut warm_component = Vec::new();
+    let mut warm_plugin = Vec::new();
+    for _ in 0..START_SAMPLES {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let cache = ComponentCache::new(dir.path().to_path_buf());
+        let started = Instant::now();
+        Plugin::load_cached(&engine, path, &cache).expect("cold load");
+        cold.push(started.elapsed());
+
+        let started = Instant::now();
+        let (component, _) = cache.load(&engine, &bytes).expect("cached component");
+        warm_component.push(started.elapsed());
+        drop(component);
+
+        let started = Instant::now();
+        Plugin::load_cached(&engine, path, &cache).expect("warm load");
+        warm_plugin.push(started.elapsed());
+    }
+    println!("\nStart-up (median of {START_SAMPLES}, pooling engine)");
+    println!(
+        "  cold: compile, cache, link, read catalog  {:>9.2} ms",
+        millis(median(cold))
+    );
+    println!(
+        "  warm: cached component loaded             {:>9.3} ms",
+        millis(median(warm_component))
+    );
+    println!(
+        "  warm: + linked, catalog read and checked  {:>9.3} ms",
+        millis(median(warm_plugin))
+    );
+}
+
+fn instantiation(path: &Path) {
+    println!(
+        "\nInstantiation (median of {INSTANTIATION_SAMPLES}, store + instance, nothing run; \
+         allocators interleaved)"
+    );
+    let allocators = [("pooling allocator", true), ("on-demand allocator", false)];
+    let harnesses = allocators.map(|(_, pooling)| {
+        let engine = automation_harness::limits::engine(EngineOptions {
+            pooling,
+            ..Default::default()
+        })
+        .expect("an engine");
+        let plugin = Plugin::load(&engine, path).expect("the plugin loads");
+        Harness::builder().with_plugin(plugin)
+    });
+    let mut samples: [Vec<Duration>; 2] = Default::default();
+    for _ in 0..INSTANTIATION_SAMPLES {
+        for (harness, samples) in harnesses.iter().zip(samples.iter_mut()) {
+            let started = Instant::now();
+            let instance = harness.instantiate().expect("instantiates");
+            samples.push(started.elapsed());
+            drop(instance);
+        }
+    }
+    for ((name, _), samples) in allocators.iter().zip(samples) {
+        println!("  {name:<20} {:>9.1} µs", micros(median(samples)));
+    }
+}
+
+fn actions(plugin: &Plugin) {
+    let latencies = action_latencies(plugin);
+    println!(
+        "\nPer-action latency, in-memory store (median of {ACTION_SAMPLES}, µs, whole run: \
+         config check, engine, derive, commit; modes interleaved)"
+    );
+    println!(
+        "  {:<13} {:>9} {:>9} {:>9} {:>14} {:>16}",
+        "action", "fresh", "reused", "native", "reused/native", "fresh-reused µs"
+    );
+    for (action, [fresh, reused, native]) in ACTIONS.iter().zip(latencies) {
+        println!(
+            "  {:<13} {:>9.1} {:>9.1} {:>9.1} {:>14.2} {:>16.1}",
+            action,
+            micros(fresh),
+            micros(reused),
+            micros(native),
+            reused.as_secs_f64() / native.as_secs_f64(),
+            micros(fresh) - micros(reused),
+        );
+    }
+}
+
+fn throughput(plugin: &Plugin) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let backend: Arc<dyn Backend> =
+        Arc::new(SqliteBackend::open(&dir.path().join("store.sqlite3")).expect("SQLite opens"));
+    let harness = harness_on(plugin, backend, Mode::Fresh);
+    let window = external_id(&run(
+        &harness,
+        Mode::Fresh,
+        RunRequest::new("create", create_config(&["db-1"])),
+    ));
+    let started = Instant::now();
+    for n in 0..THROUGHPUT_RUNS {
+        let system = format!("sys-{}", n % 50);
+        let (action, config) = match n % 5 {
+            0 => ("create", create_config(&["db-1"])),
+            1 => (
+                "update",
+                json!({"maintenanceId": window, "title": format!("t{n}")}),
+            ),
+            2 => (
+                "add_update",
+                json!({"maintenanceId": window, "message": format!("m{n}")}),
+            ),
+            3 => (
+                "set_system",
+                json!({"systemId": system, "durationMinutes": 30}),
+            ),
+            _ => (
+                "clear_system",
+                json!({"systemId": format!("sys-{}", (n - 1) % 50)}),
+            ),
+        };
+        run(&harness, Mode::Fresh, RunRequest::new(action, config));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "\nThroughput on SQLite (WAL, synchronous=FULL; one thread; fresh instances; the five \
+         actions in turn)"
+    );
+    println!(
+        "  {THROUGHPUT_RUNS} runs in {:.2} s: {:.0} runs/s ({:.0} µs per run)",
+        elapsed.as_secs_f64(),
+        THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64(),
+        micros(elapsed) / THROUGHPUT_RUNS as f64
+    );
+}
+
+/// A harness whose store holds `windows` windows of other systems.
+/// Filling goes through the native build: the same engine and keys,
+/// faster.
+fn store_with_windows(plugin: &Plugin, windows: usize) -> Harness {
+    let harness = harness_on(plugin, Arc::new(MemoryBackend::new()), Mode::Fresh);
+    for n in 0..windows {
+        run(
+            &harness,
+            Mode::Native,
+            RunRequest::new(
+                "set_system",
+                json!({"systemId": format!("other-{n}"), "durationMinutes": 600}),
+            ),
+        );
+    }
+    harness
+}
+
+/// `set_system` then `clear_system` of one system, with fresh instances.
+fn park_and_clear(harness: &Harness) -> Duration {
+    let started = Instant::now();
+    run(
+        harness,
+        Mode::Fresh,
+        RunRequest::new(
+            "set_system",
+            json!({"systemId": "target", "durationMinutes": 30}),
+        ),
+    );
+    let cleared = run(
+        harness,
+        Mode::Fresh,
+        RunRequest::new("clear_system", json!({"systemId": "target"})),
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(cleared.events.len(), 1);
+    elapsed
+}
+
+fn scale(plugin: &Plugin) {
+    let stores = [
+        store_with_windows(plugin, 0),
+        store_with_windows(plugin, SCALE_WINDOWS),
+    ];
+    let mut samples: [Vec<Duration>; 2] = Default::default();
+    for round in 0..=SCALE_SAMPLES {
+        for (harness, samples) in stores.iter().zip(samples.iter_mut()) {
+            let elapsed = park_and_clear(harness);
+            if round > 0 {
+                samples.push(elapsed);
+            }
+        }
+    }
+    let [empty, large] = samples.map(median);
+    println!(
+        "\nScale: set_system + clear_system of one system, fresh instances, in-memory store \
+         (median of {SCALE_SAMPLES}, stores interleaved)"
+    );
+    println!(
+        "  empty store                      {:>9.1} µs",
+        micros(empty)
+    );
+    println!(
+        "  {SCALE_WINDOWS} windows of other systems {:>9.1} µs",
+        micros(large)
+    );
+    println!("  ratio: {:.2}", large.as_secs_f64() / empty.as_secs_f64());
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument picks sections.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let wanted = |section: &str| filter.is_empty() || filter.iter().any(|f| section.contains(f));
+    // Another build of the component can be measured in its place.
+    let path_override = std::env::var("AUTOMATION_BENCH_PLUGIN").ok();
+    let path = Path::new(path_override.as_deref().unwrap_or(PLUGIN_WASM));
+    println!(
+        "machine: {} logical CPUs; {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        std::env::consts::ARCH
+    );
+    if wanted("start") {
+        starts(path);
+    }
+    if wanted("instantiation") {
+        instantiation(path);
+    }
+    let plugin = Plugin::load(
+        &automation_harness::default_engine().expect("an engine"),
+        path,
+    )
+    .expect("the plugin loads");
+    if wanted("actions") {
+        actions(&plugin);
+    }
+    if wanted("throughput") {
+        throughput(&plugin);
+    }
+    if wanted("scale") {
+        scale(&plugin);
+    }
+}
