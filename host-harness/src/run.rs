@@ -1,15 +1,14 @@
-//! Running one action: config check, a fresh instance, the entity engine,
-//! deriving events, artifact check, and an all-or-nothing commit.
+//! Running one action or job: config check, the plugin's code (a wasm
+//! instance, or native code for the baseline), the entity engine, deriving
+//! events, artifact check, and an all-or-nothing commit.
 
 use std::sync::Arc;
-
-use anyhow::{Context as _, anyhow, bail};
-use serde::Serialize;
-use serde_json::{Value, json};
-
 use std::time::Duration;
 
+use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::Harness;
 use crate::bindings::{plugin as wit, types as wit_types};
