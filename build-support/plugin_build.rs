@@ -2,7 +2,11 @@
 //! `plugin/` for `wasm32-wasip2` with a nested cargo.
 //!
 //! The nested cargo uses a target directory of its own, because the outer
-//! cargo holds the lock on the main one while build scripts run.
+//! cargo holds the lock on the main one while build scripts run; every
+//! component shares it, so the wasm dependencies and the wit-bindgen
+//! macro are compiled once. Each build is copied to
+//! `components/<crate>[+<features>].wasm` there, because builds of one
+//! package with different features write the same artifact path.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -15,17 +19,19 @@ const PROFILE: &str = "wasm-release";
 /// returns its path.
 #[allow(dead_code)]
 pub fn build_plugin_component() -> Result<PathBuf, String> {
-    build_component("maintenance-plugin", &[], "plugin", "plugin-build")
+    build_component("maintenance-plugin", &[], "plugin")
 }
 
+/// The nested build's target directory, under the main one.
+const TARGET_NAME: &str = "plugin-build";
+
 /// Builds the component of workspace package `package` with `features`,
-/// watching `source_dir` (relative to the workspace), into its own target
-/// directory `target_name`; returns the component's path.
+/// watching `source_dir` (relative to the workspace); returns the path of
+/// its copy under `components/`.
 pub fn build_component(
     package: &str,
     features: &[&str],
     source_dir: &str,
-    target_name: &str,
 ) -> Result<PathBuf, String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let workspace = manifest_dir
@@ -41,7 +47,7 @@ pub fn build_component(
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
-        .join(target_name);
+        .join(TARGET_NAME);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -83,5 +89,25 @@ pub fn build_component(
     if !Path::new(&artifact).exists() {
         return Err(format!("the plugin build left no {}", artifact.display()));
     }
-    Ok(artifact)
+    let mut name = package.replace('-', "_");
+    for feature in features {
+        name.push('+');
+        name.push_str(feature);
+    }
+    let components = target_dir.join("components");
+    let copy = components.join(format!("{name}.wasm"));
+    // Written aside and renamed, as the build scripts of two crates may
+    // copy the same component at once.
+    let temporary = components.join(format!("{name}.wasm.{}", std::process::id()));
+    std::fs::create_dir_all(&components)
+        .and_then(|()| std::fs::copy(&artifact, &temporary))
+        .and_then(|_| std::fs::rename(&temporary, &copy))
+        .map_err(|error| {
+            format!(
+                "cannot copy {} to {}: {error}",
+                artifact.display(),
+                copy.display()
+            )
+        })?;
+    Ok(copy)
 }

@@ -13,32 +13,28 @@ fn main() {
             "maintenance-plugin",
             &[][..],
             "plugin",
-            "plugin-build",
         ),
         (
             "HOSTILE_PLUGIN_WASM",
             "hostile-plugin",
             &[][..],
             "tests/hostile-plugin",
-            "hostile-build",
         ),
         (
             "FOREIGN_IDS_PLUGIN_WASM",
             "hostile-plugin",
             &["foreign-ids"][..],
             "tests/hostile-plugin",
-            "foreign-ids-build",
         ),
         (
             "FILESYSTEM_PLUGIN_WASM",
             "hostile-plugin",
             &["filesystem"][..],
             "tests/hostile-plugin",
-            "filesystem-build",
         ),
     ];
-    for (variable, package, features, source, target) in components {
-        match plugin_build::build_component(package, features, source, target) {
+    for (variable, package, features, source) in components {
+        match plugin_build::build_component(package, features, source) {
             Ok(path) => println!("cargo:rustc-env={variable}={}", path.display()),
             Err(error) => {
                 eprintln!("{error}");
