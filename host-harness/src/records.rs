@@ -44,8 +44,8 @@ impl Actor {
     }
 }
 
-/// Where a value broke its rules.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a value broke its rules. Problems order by path, then message.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Problem {
     /// JSON Pointer of the offending value, `""` for the whole document.
     pub path: String,

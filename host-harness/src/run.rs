@@ -195,19 +195,15 @@ impl From<wit_types::Actor> for Actor {
 
 pub(crate) fn failure_from_wit(error: wit::ActionError) -> ActionFailure {
     match error {
-        wit::ActionError::InvalidConfig(problems) => {
-            let mut problems: Vec<Problem> = problems
+        wit::ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
+            problems
                 .into_iter()
                 .map(|p| Problem {
                     path: p.path,
                     message: p.message,
                 })
-                .collect();
-            // The same order whichever side found them: the host's schema
-            // check or the plugin's own.
-            problems.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.message.cmp(&b.message)));
-            ActionFailure::InvalidConfig(problems)
-        }
+                .collect(),
+        ),
         wit::ActionError::NotFound(message) => ActionFailure::NotFound(message),
         wit::ActionError::Internal(message) => ActionFailure::Internal(message),
     }
@@ -545,7 +541,12 @@ impl Harness {
 
         let success = match result {
             Ok(success) => success,
-            Err(failure) => {
+            Err(mut failure) => {
+                // The same order whichever side found them, the host's
+                // schema check or the plugin's own, and whatever the guest.
+                if let ActionFailure::InvalidConfig(problems) = &mut failure {
+                    problems.sort();
+                }
                 let logs = guest
                     .session()
                     .run

@@ -54,7 +54,7 @@ impl Schema {
                 }),
             }
         }
-        problems.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.message.cmp(&b.message)));
+        problems.sort();
         problems
     }
 }

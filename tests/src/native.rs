@@ -32,17 +32,15 @@ impl NativePlugin for NativeMaintenance {
                 artifact: success.artifact,
             })
             .map_err(|error| match error {
-                actions::ActionError::InvalidConfig(problems) => {
-                    let mut problems: Vec<Problem> = problems
+                actions::ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
+                    problems
                         .into_iter()
                         .map(|p| Problem {
                             path: p.path,
                             message: p.message,
                         })
-                        .collect();
-                    problems.sort_by(|a, b| a.path.cmp(&b.path).then(a.message.cmp(&b.message)));
-                    ActionFailure::InvalidConfig(problems)
-                }
+                        .collect(),
+                ),
                 actions::ActionError::NotFound(message) => ActionFailure::NotFound(message),
                 actions::ActionError::Internal(message) => ActionFailure::Internal(message),
             })
