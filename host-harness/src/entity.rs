@@ -87,8 +87,9 @@ fn state_key(kind: &str, id: &str) -> String {
 }
 
 impl Session {
-    /// Parses and checks a state the plugin sent as JSON text.
-    fn parse_state(&self, kind: &str, text: &str) -> Result<Value, EntityError> {
+    /// Parses a state the plugin sent as JSON text; [`Self::check_state`]
+    /// checks it.
+    fn parse_state(text: &str) -> Result<Value, EntityError> {
         if text.len() > crate::run::MAX_DOCUMENT_BYTES {
             return Err(invalid_state(format!(
                 "is {} bytes; the limit is {}",
@@ -96,9 +97,8 @@ impl Session {
                 crate::run::MAX_DOCUMENT_BYTES
             )));
         }
-        let state: Value = serde_json::from_str(text)
-            .map_err(|error| invalid_state(format!("is not valid JSON: {error}")))?;
-        self.check_state(kind, state)
+        serde_json::from_str(text)
+            .map_err(|error| invalid_state(format!("is not valid JSON: {error}")))
     }
 
     /// Checks a state against the kind's schema.
@@ -194,10 +194,8 @@ impl Session {
         if mutation.finished {
             return Err(EntityError::Finished);
         }
-        let next = next
-            .map(|text| self.parse_state(&mutation.kind, &text))
-            .transpose()?;
-        self.commit_checked(mutation, next)
+        let next = next.as_deref().map(Self::parse_state).transpose()?;
+        self.commit_mutation(mutation, next)
     }
 
     /// Ends `mutation` with `next`: records a change when a field differs.
@@ -212,14 +210,6 @@ impl Session {
         let next = next
             .map(|state| self.check_state(&mutation.kind, state))
             .transpose()?;
-        self.commit_checked(mutation, next)
-    }
-
-    fn commit_checked(
-        &mut self,
-        mutation: &mut MutationState,
-        next: Option<Value>,
-    ) -> Result<Option<ChangeReceipt>, EntityError> {
         let space = self.entity_space();
         let plugin_id = self.catalog.id.clone();
         let Some(run) = self.run.as_mut() else {
