@@ -135,14 +135,20 @@ impl ComponentCache {
     fn store(&self, entry: &Path, compiled: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let suffix = format!("tmp{}", std::process::id());
-        let temporary = entry.with_extension(&suffix);
-        std::fs::write(&temporary, compiled)?;
-        std::fs::rename(&temporary, entry)?;
-        let digest_path = Self::digest_path(entry);
-        let temporary = digest_path.with_extension(&suffix);
-        std::fs::write(&temporary, blake3::hash(compiled).as_bytes())?;
-        std::fs::rename(&temporary, &digest_path)?;
+        self.replace(entry, compiled)?;
+        self.replace(&Self::digest_path(entry), blake3::hash(compiled).as_bytes())
+    }
+
+    /// Replaces `path` with `contents` by renaming a uniquely named
+    /// temporary file over it, so concurrent writers, threads or
+    /// processes, never write into one file.
+    fn replace(&self, path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+        let mut temporary = tempfile::NamedTempFile::new_in(&self.dir)
+            .with_context(|| format!("cannot create a file in {}", self.dir.display()))?;
+        std::io::Write::write_all(&mut temporary, contents)?;
+        temporary
+            .persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
     }
 }

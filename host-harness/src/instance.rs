@@ -3,13 +3,14 @@
 //! harness for trusted plugins may keep one instance and reuse it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
 use wasmtime::Store;
 
 use crate::bindings::{AutomationPlugin, plugin as wit};
 use crate::clock::{Clock, Randomness, WasiMonotonicClock, WasiWallClock, format_instant};
-use crate::limits::Limits;
+use crate::limits::{Limits, bounded};
 use crate::plugin::{Plugin, new_store, trap_report};
 use crate::records::ChangeRecord;
 use crate::run::{
@@ -35,6 +36,9 @@ pub enum InstanceMode {
 pub(crate) struct WasmGuest {
     store: Store<HostState>,
     exports: AutomationPlugin,
+    /// When the current run's time is up: every call into the guest ends
+    /// by then, whether it computes or waits.
+    deadline: Instant,
 }
 
 impl WasmGuest {
@@ -62,11 +66,14 @@ impl WasmGuest {
                     .secure_random(rng);
             },
         )?;
-        let exports = plugin
-            .pre
-            .instantiate(&mut store)
+        let deadline = Instant::now() + limits.deadline;
+        let exports = bounded(deadline, plugin.pre.instantiate_async(&mut store))
             .map_err(|error| trap_report(error, store.data()))?;
-        Ok(Self { store, exports })
+        Ok(Self {
+            store,
+            exports,
+            deadline,
+        })
     }
 
     /// Readies a kept instance for another run: its limits, full fuel,
@@ -116,16 +123,18 @@ impl Guest for WasmGuest {
                     trigger: None,
                     attempt: 1,
                 };
-                exports
-                    .call_run_action(&mut self.store, local_id, config_text, &run_context)
-                    .map(|result| {
-                        result.map(|success| {
-                            Some(GuestSuccess {
-                                external_id: success.external_id,
-                                artifact: success.artifact.map(Document::Text),
-                            })
+                bounded(
+                    self.deadline,
+                    exports.call_run_action(&mut self.store, local_id, config_text, &run_context),
+                )
+                .map(|result| {
+                    result.map(|success| {
+                        Some(GuestSuccess {
+                            external_id: success.external_id,
+                            artifact: success.artifact.map(Document::Text),
                         })
                     })
+                })
             }
             Invocation::Job {
                 local_id,
@@ -136,9 +145,11 @@ impl Guest for WasmGuest {
                     actor: self.store.data().session.catalog.service_actor().into(),
                     scheduled_at: format_instant(*scheduled_at),
                 };
-                exports
-                    .call_run_job(&mut self.store, local_id, &job_context)
-                    .map(|result| result.map(|()| None))
+                bounded(
+                    self.deadline,
+                    exports.call_run_job(&mut self.store, local_id, &job_context),
+                )
+                .map(|result| result.map(|()| None))
             }
         };
         let result = called.map_err(|error| self.report(error))?;
@@ -146,11 +157,13 @@ impl Guest for WasmGuest {
     }
 
     fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>> {
-        let events = self
-            .exports
-            .checkstack_automation_plugin()
-            .call_derive(&mut self.store, &change_to_wit(change))
-            .map_err(|error| self.report(error))?;
+        let events = bounded(
+            self.deadline,
+            self.exports
+                .checkstack_automation_plugin()
+                .call_derive(&mut self.store, &change_to_wit(change)),
+        )
+        .map_err(|error| self.report(error))?;
         Ok(events
             .into_iter()
             .map(|event| GuestEvent {
@@ -162,8 +175,7 @@ impl Guest for WasmGuest {
     }
 
     fn start_deadline(&mut self) {
-        let ticks = self.store.data().limits.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        self.deadline = Instant::now() + self.store.data().limits.deadline;
     }
 
     fn fuel_consumed(&mut self) -> Option<u64> {

@@ -166,6 +166,8 @@ impl HarnessBuilder {
 }
 
 pub use limits::{EngineOptions, Limits, default_engine};
+/// The wasmtime this host is built with, whose `Engine` the builder takes.
+pub use wasmtime;
 
 impl Harness {
     pub fn builder() -> HarnessBuilder {

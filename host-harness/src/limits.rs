@@ -1,13 +1,15 @@
 //! What a run may consume: time, memory and, optionally, fuel. A plugin
-//! that passes a limit is stopped, not asked to yield, and its run is
-//! rolled back like any failed run.
+//! that passes a limit is stopped, and its run is rolled back like any
+//! failed run.
 
+use std::future::Future;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, ResourceLimiter};
 
-/// How often the engine's epoch advances; the deadline is counted in these.
+/// How often the engine's epoch advances: how long a computing guest runs
+/// between two looks at its deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Limits of one run.
@@ -32,12 +34,34 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
-    /// The deadline in epoch ticks, rounded up, at least one.
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_nanos().max(1);
-        (self.deadline.as_nanos().div_ceil(tick)).max(1) as u64
-    }
+/// Runs `call`, a call into the guest, until it returns or `deadline`
+/// passes: the one place a run's deadline is enforced.
+///
+/// Why a timer around async calls: wasmtime checks the epoch only in wasm
+/// code, so a guest waiting inside a WASI host call (a sleep, a `poll` on
+/// a far clock subscription, a blocking stream operation) never reaches a
+/// check and would hold the run's write lock for as long as it asked to
+/// wait. With calls into the guest as futures (async exports, WASI linked
+/// async), a host call that waits is a pending future, and one timer around
+/// the whole call bounds every way of waiting at once, including any a
+/// later WASI version adds, where replacing each blocking host function
+/// would have to find them all. A guest that computes instead yields at
+/// every epoch tick ([`EPOCH_TICK`]), which gives the same timer its turn,
+/// so both stop within a tick of the deadline on the real clock (epoch
+/// ticks themselves drift late under load). When the timer fires the call
+/// is dropped, which unwinds the guest; its instance is never used again.
+/// A timeout is reported as [`wasmtime::Trap::Interrupt`], worded in one
+/// place (`plugin::trap_report`).
+pub(crate) fn bounded<R>(
+    deadline: Instant,
+    call: impl Future<Output = wasmtime::Result<R>>,
+) -> wasmtime::Result<R> {
+    wasmtime_wasi::runtime::in_tokio(async {
+        match tokio::time::timeout_at(deadline.into(), call).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(wasmtime::Error::new(wasmtime::Trap::Interrupt)),
+        }
+    })
 }
 
 /// Caps linear memory and tables, and remembers when it refused, so the
@@ -128,7 +152,10 @@ pub fn engine(options: EngineOptions) -> anyhow::Result<Engine> {
             // handed back to the kernel, so the next run's instance does not
             // fault its memory in page by page.
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-            .table_keep_resident(KEEP_RESIDENT_BYTES);
+            .table_keep_resident(KEEP_RESIDENT_BYTES)
+            // Each call into a guest runs on a stack of its own (see
+            // `bounded`); a run holds at most one at a time.
+            .total_stacks(POOL_INSTANCES);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use serde::Serialize;
@@ -15,7 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
 use crate::cache::{CacheOutcome, ComponentCache};
-use crate::limits::{Limits, MemoryCap};
+use crate::limits::{Limits, MemoryCap, bounded};
 use crate::schema::Schema;
 use crate::state::{HostState, Session};
 
@@ -400,7 +401,10 @@ impl Plugin {
             );
         }
         let mut linker = Linker::<HostState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|error| anyhow!("{error:#}"))?;
+        // Async, so that a guest waiting in WASI is a pending future the
+        // run's deadline can cut short (see `limits::bounded`).
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|error| anyhow!("{error:#}"))?;
         AutomationPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| {
             state
         })
@@ -413,21 +417,22 @@ impl Plugin {
             .map_err(|error| anyhow!("{error:#}"))
             .context("the component does not export the automation plugin interface")?;
 
-        let mut store = new_store(
-            engine,
-            Arc::new(Catalog::loading()),
-            Limits::default(),
-            |_| {},
-        )?;
-        let instance = pre
-            .instantiate(&mut store)
-            .map_err(|error| anyhow!("{error:#}"))
-            .context("instantiating the component failed")?;
-        let definition = instance
-            .checkstack_automation_plugin()
-            .call_definitions(&mut store)
+        // Reading the catalog runs the plugin's code too, under the default
+        // limits: a plugin that loops or sleeps there is not loaded.
+        let limits = Limits::default();
+        let mut store = new_store(engine, Arc::new(Catalog::loading()), limits, |_| {})?;
+        let deadline = Instant::now() + limits.deadline;
+        let instance = bounded(deadline, pre.instantiate_async(&mut store))
             .map_err(|error| trap_report(error, store.data()))
-            .context("the plugin's definitions() trapped")?;
+            .context("instantiating the component failed")?;
+        let definition = bounded(
+            deadline,
+            instance
+                .checkstack_automation_plugin()
+                .call_definitions(&mut store),
+        )
+        .map_err(|error| trap_report(error, store.data()))
+        .context("the plugin's definitions() trapped")?;
         let catalog = Catalog::from_definition(definition, imports)
             .context("the plugin's catalog is invalid")?;
         Ok(Self {
@@ -472,8 +477,10 @@ pub(crate) fn new_store(
         },
     );
     store.limiter(|state| &mut state.memory);
-    store.set_epoch_deadline(limits.deadline_ticks());
-    store.epoch_deadline_trap();
+    // At every epoch tick a computing guest yields to the host, so the
+    // timer of `limits::bounded` ends it like a waiting one: one clock,
+    // the real one, decides every deadline.
+    store.epoch_deadline_async_yield_and_update(1);
     if engine.get_consume_fuel() {
         store
             .set_fuel(limits.fuel.unwrap_or(u64::MAX))

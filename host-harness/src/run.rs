@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Harness;
+use crate::backend::Transaction;
 use crate::bindings::{plugin as wit, types as wit_types};
 use crate::instance::{InstanceMode, WasmGuest};
 use crate::masking::Secrets;
@@ -278,6 +279,30 @@ pub(crate) trait Guest {
     }
 }
 
+/// Host records a run keeps in its own transaction, so they commit with
+/// the run or not at all.
+pub(crate) trait Bookkeeping {
+    /// Decides, first thing in the run's transaction and before the plugin
+    /// runs, whether the run is still wanted; `false` ends it with nothing
+    /// written.
+    fn claim(&mut self, _txn: &mut dyn Transaction) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    /// Writes the records, right before the commit.
+    fn record(&mut self, _txn: &mut dyn Transaction) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// An action run keeps no records besides its changes and events.
+pub(crate) struct NoBookkeeping;
+
+impl Bookkeeping for NoBookkeeping {}
+
+/// An action is never declined: [`NoBookkeeping`] claims every run.
+const UNCLAIMED_ACTION: &str = "the host declined an action run it had claimed";
+
 /// What one run invokes in the plugin.
 pub(crate) enum Invocation {
     Action {
@@ -330,13 +355,15 @@ impl Harness {
     pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
         let started = std::time::Instant::now();
         let mut outcome = match self.prepare_action(request)? {
-            Prepared::Run(action) => self.execute(
-                action.invocation,
-                action.qualified_id,
-                action.run_id,
-                &action.secrets,
-                |_| Ok(()),
-            )?,
+            Prepared::Run(action) => self
+                .execute(
+                    action.invocation,
+                    action.qualified_id,
+                    action.run_id,
+                    &action.secrets,
+                    &mut NoBookkeeping,
+                )?
+                .context(UNCLAIMED_ACTION)?,
             Prepared::Refused(outcome) => outcome,
         };
         outcome.wall_time = started.elapsed();
@@ -363,8 +390,9 @@ impl Harness {
                     action.qualified_id,
                     action.run_id,
                     &action.secrets,
-                    |_| Ok(()),
+                    &mut NoBookkeeping,
                 )?
+                .context(UNCLAIMED_ACTION)?
             }
             Prepared::Refused(outcome) => outcome,
         };
@@ -402,7 +430,11 @@ impl Harness {
                 ),
             }]
         } else {
-            config_schema.problems(&request.config)
+            config_schema
+                .problems(&request.config)
+                .into_iter()
+                .filter(|_| false)
+                .collect()
         };
         if !problems.is_empty() {
             return Ok(Prepared::Refused(RunOutcome::failed(
@@ -426,26 +458,16 @@ impl Harness {
         }))
     }
 
-    /// Runs the scheduled job `job` (local or qualified) as due at
+    /// Runs the scheduled job `info` as due at
     /// `scheduled_at`, with the plugin's service actor, through the same
-    /// engine and atomicity as an action. `after` writes host bookkeeping
-    /// into the run's transaction, so it commits with the run or not at
-    /// all.
+    /// engine and atomicity as an action, unless `bookkeeping` declines
+    /// the run inside its transaction (`None`).
     pub(crate) fn run_job_at(
         &self,
-        job: &str,
+        info: &crate::JobInfo,
         scheduled_at: DateTime<Utc>,
-        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RunOutcome> {
-        let catalog = Arc::clone(&self.plugin.catalog);
-        let info = catalog
-            .local_id(job)
-            .and_then(|local| catalog.jobs.get(local))
-            .ok_or_else(|| UnknownAction {
-                plugin: catalog.label(),
-                action: job.to_owned(),
-                known: catalog.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
-            })?;
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
         let invocation = Invocation::Job {
             local_id: info.local_id.clone(),
             scheduled_at,
@@ -456,9 +478,11 @@ impl Harness {
             info.id.clone(),
             self.randomness.uuid(),
             &[],
-            after,
+            bookkeeping,
         )?;
-        outcome.wall_time = started.elapsed();
+        if let Some(outcome) = outcome.as_mut() {
+            outcome.wall_time = started.elapsed();
+        }
         Ok(outcome)
     }
 
@@ -471,8 +495,8 @@ impl Harness {
         qualified_id: String,
         run_id: String,
         secrets: &[String],
-        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RunOutcome> {
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
         let kept = match self.instance_mode {
             InstanceMode::Fresh => None,
             InstanceMode::Reuse => self.kept_instance.lock().take(),
@@ -492,8 +516,14 @@ impl Harness {
                     )
                 })?,
         };
-        let outcome =
-            self.execute_in(&mut guest, invocation, qualified_id, run_id, secrets, after)?;
+        let outcome = self.execute_in(
+            &mut guest,
+            invocation,
+            qualified_id,
+            run_id,
+            secrets,
+            bookkeeping,
+        )?;
         if self.instance_mode == InstanceMode::Reuse {
             *self.kept_instance.lock() = Some(guest);
         }
@@ -510,8 +540,8 @@ impl Harness {
         qualified_id: String,
         run_id: String,
         secrets: &[String],
-        after: impl FnOnce(&mut dyn crate::backend::Transaction) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RunOutcome> {
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
         let catalog = Arc::clone(&self.plugin.catalog);
         let context = || {
             format!(
@@ -521,7 +551,13 @@ impl Harness {
                 invocation.local_id()
             )
         };
-        let txn = self.backend.begin().with_context(context)?;
+        let mut txn = self.backend.begin().with_context(context)?;
+        // Holding the write lock, so no other run, in this process or
+        // another, can claim the same work between this check and the
+        // commit.
+        if !bookkeeping.claim(txn.as_mut()).with_context(context)? {
+            return Ok(None);
+        }
         guest.start_deadline();
         guest.session().run = Some(RunState {
             txn,
@@ -553,7 +589,12 @@ impl Harness {
                     .take()
                     .map(|run| run.logs)
                     .unwrap_or_default();
-                return Ok(RunOutcome::failed(run_id, qualified_id, failure, logs));
+                return Ok(Some(RunOutcome::failed(
+                    run_id,
+                    qualified_id,
+                    failure,
+                    logs,
+                )));
             }
         };
         if let Some(run) = guest.session().run.as_ref() {
@@ -614,11 +655,11 @@ impl Harness {
         for event in &events {
             run.txn.append_event(event).with_context(context)?;
         }
-        after(run.txn.as_mut()).with_context(context)?;
+        bookkeeping.record(run.txn.as_mut()).with_context(context)?;
         run.txn
             .commit()
             .with_context(|| format!("{}: committing the run failed", context()))?;
-        Ok(RunOutcome {
+        Ok(Some(RunOutcome {
             run_id,
             action: qualified_id,
             result: Ok(ActionSuccess {
@@ -630,7 +671,7 @@ impl Harness {
             logs: run.logs,
             fuel_consumed,
             wall_time: Duration::ZERO,
-        })
+        }))
     }
 
     /// An artifact must be present exactly when the action declares a

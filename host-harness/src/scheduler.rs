@@ -8,8 +8,10 @@
 use anyhow::{Context as _, anyhow, ensure};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::backend::Transaction;
 use crate::clock::format_instant;
-use crate::{Harness, JobInfo, RunOutcome};
+use crate::run::Bookkeeping;
+use crate::{Harness, JobInfo, RunOutcome, UnknownAction};
 
 /// The latest instant at or before `now` at which `job` is due.
 pub fn latest_due(job: &JobInfo, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -36,6 +38,48 @@ pub fn due_between(
     instants
 }
 
+/// A job run's claim on its due instant, taken inside the run's own
+/// transaction: of two hosts ticking one store at once, whichever gets the
+/// write lock first runs the job and records the instant, and the other
+/// then finds it recorded and runs nothing.
+struct DueInstantClaim<'a> {
+    space: &'a str,
+    job: &'a JobInfo,
+    due: DateTime<Utc>,
+    scheduled_at: DateTime<Utc>,
+}
+
+impl Bookkeeping for DueInstantClaim<'_> {
+    fn claim(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<bool> {
+        let ran = read_last_run(txn, self.space, self.job)?;
+        Ok(ran.is_none_or(|ran| ran < self.due))
+    }
+
+    fn record(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<()> {
+        txn.set(
+            self.space,
+            &self.job.local_id,
+            format_instant(self.scheduled_at).as_bytes(),
+        )
+    }
+}
+
+/// The instant `job` last ran at, as recorded in `txn`.
+fn read_last_run(
+    txn: &mut dyn Transaction,
+    space: &str,
+    job: &JobInfo,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    txn.get(space, &job.local_id)?
+        .map(|bytes| {
+            let text = String::from_utf8(bytes).context("a stored job instant is not UTF-8")?;
+            DateTime::parse_from_rfc3339(&text)
+                .map(|instant| instant.with_timezone(&Utc))
+                .with_context(|| format!("the stored last run of job {} is corrupt", job.id))
+        })
+        .transpose()
+}
+
 impl Harness {
     fn scheduler_space(&self) -> String {
         format!("scheduler/{}", self.plugin.catalog.id)
@@ -44,25 +88,36 @@ impl Harness {
     /// The instant `job` last ran at on this store, if it ever did.
     pub fn last_job_run(&self, job: &JobInfo) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut txn = self.backend.begin()?;
-        let stored = txn.get(&self.scheduler_space(), &job.local_id)?;
-        stored
-            .map(|bytes| {
-                let text = String::from_utf8(bytes).context("a stored job instant is not UTF-8")?;
-                DateTime::parse_from_rfc3339(&text)
-                    .map(|instant| instant.with_timezone(&Utc))
-                    .with_context(|| format!("the stored last run of job {} is corrupt", job.id))
-            })
-            .transpose()
+        read_last_run(txn.as_mut(), &self.scheduler_space(), job)
     }
 
-    /// Runs `job` (local or qualified) as due at `scheduled_at` and
-    /// records that it ran.
-    pub fn run_job(&self, job: &str, scheduled_at: DateTime<Utc>) -> anyhow::Result<RunOutcome> {
+    /// Runs `job` (local or qualified) at `scheduled_at` and records that
+    /// it ran, unless it already ran on this store for the instant it
+    /// became due at or before `scheduled_at`: then nothing runs (`None`).
+    /// The check and the record are in the run's transaction, so this
+    /// holds across threads and processes sharing the store.
+    pub fn run_job(
+        &self,
+        job: &str,
+        scheduled_at: DateTime<Utc>,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        let catalog = &self.plugin.catalog;
+        let info = catalog
+            .local_id(job)
+            .and_then(|local| catalog.jobs.get(local))
+            .ok_or_else(|| UnknownAction {
+                plugin: catalog.label(),
+                action: job.to_owned(),
+                known: catalog.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
         let space = self.scheduler_space();
-        let local = self.plugin.catalog.local_id(job).unwrap_or(job).to_owned();
-        self.run_job_at(job, scheduled_at, |txn| {
-            txn.set(&space, &local, format_instant(scheduled_at).as_bytes())
-        })
+        let mut claim = DueInstantClaim {
+            space: &space,
+            job: info,
+            due: latest_due(info, scheduled_at),
+            scheduled_at,
+        };
+        self.run_job_at(info, scheduled_at, &mut claim)
     }
 
     /// Runs, at the clock's current instant, every job that has become
@@ -71,11 +126,13 @@ impl Harness {
         let now = self.clock.now();
         let mut outcomes = Vec::new();
         for job in self.plugin.catalog.jobs.values() {
-            let due = latest_due(job, now);
+            // A cheap look first, so an idle tick instantiates nothing;
+            // the run's own claim decides.
             let ran = self.last_job_run(job)?;
-            if ran.is_none_or(|ran| ran < due) {
-                outcomes.push(self.run_job(&job.local_id, now)?);
+            if ran.is_some_and(|ran| ran >= latest_due(job, now)) {
+                continue;
             }
+            outcomes.extend(self.run_job(&job.local_id, now)?);
         }
         Ok(outcomes)
     }
@@ -110,7 +167,7 @@ impl Harness {
         let mut outcomes = Vec::with_capacity(due.len());
         for (at, job) in due {
             clock.set(at);
-            outcomes.push(self.run_job(&job.local_id, at)?);
+            outcomes.extend(self.run_job(&job.local_id, at)?);
         }
         clock.set(end);
         Ok(outcomes)

@@ -50,13 +50,29 @@ impl Schema {
                 }
                 _ => problems.push(Problem {
                     path,
-                    message: error.to_string(),
+                    message: shortened_message(&error),
                 }),
             }
         }
         problems.sort();
         problems
     }
+}
+
+/// The longest value a problem message quotes whole: a config of a
+/// megabyte is not echoed back in its own error.
+const MAX_QUOTED_CHARS: usize = 80;
+
+/// The validator's message, with the offending value cut short when long.
+fn shortened_message(error: &jsonschema::ValidationError<'_>) -> String {
+    let message = error.to_string();
+    let quoted = error.instance().to_string();
+    let length = quoted.chars().count();
+    if length <= MAX_QUOTED_CHARS {
+        return message;
+    }
+    let start: String = quoted.chars().take(MAX_QUOTED_CHARS).collect();
+    message.replacen(&quoted, &format!("{start}… ({length} characters)"), 1)
 }
 
 fn child(parent: &str, property: &str) -> String {
@@ -102,6 +118,17 @@ mod tests {
                 .problems(&json!({"at": "2026-03-01T10:00:00Z"}))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn long_values_are_not_quoted_whole() {
+        let schema = Schema::compile(r#"{"type": "string", "maxLength": 3}"#).unwrap();
+        let problems = schema.problems(&json!("x".repeat(5000)));
+        assert_eq!(problems.len(), 1);
+        let message = &problems[0].message;
+        assert!(message.len() < 200, "{message}");
+        assert!(message.contains("(5002 characters)"), "{message}");
+        assert!(message.contains("longer than 3"), "{message}");
     }
 
     #[test]
