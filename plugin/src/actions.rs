@@ -97,7 +97,7 @@ fn parse_create(config: &Value) -> Result<NewWindow, Vec<Problem>> {
     let mut reader = ConfigReader::new(config);
     let title = reader.required_text("title");
     let description = reader.optional_text("description", false);
-    let system_ids = reader.required_text_list("systemIds");
+    let system_ids = reader.required_id_list("systemIds");
     let start_at = reader.required_instant("startAt");
     let end_at = reader.required_instant("endAt");
     let suppress_notifications = reader.optional_bool("suppressNotifications");
@@ -143,11 +143,11 @@ fn create_window<H: Host>(
 
 fn parse_update(config: &Value) -> Result<(String, WindowPatch), Vec<Problem>> {
     let mut reader = ConfigReader::new(config);
-    let maintenance_id = reader.required_text("maintenanceId");
+    let maintenance_id = reader.required_id("maintenanceId");
     let patch = WindowPatch {
         title: reader.optional_text("title", true),
         description: reader.optional_text("description", false),
-        system_ids: reader.optional_text_list("systemIds"),
+        system_ids: reader.optional_id_list("systemIds"),
         start_at: reader.optional_instant("startAt"),
         end_at: reader.optional_instant("endAt"),
         suppress_notifications: reader.optional_bool("suppressNotifications"),
@@ -199,7 +199,7 @@ fn update<H: Host>(
 
 fn parse_add_update(config: &Value) -> Result<(String, String, Option<Status>), Vec<Problem>> {
     let mut reader = ConfigReader::new(config);
-    let maintenance_id = reader.required_text("maintenanceId");
+    let maintenance_id = reader.required_id("maintenanceId");
     let message = reader.required_text("message");
     let status_change = reader.optional_status("statusChange");
     reader.finish(|| Some((maintenance_id?, message?, status_change)))
@@ -239,7 +239,7 @@ struct SetSystemConfig {
 
 fn parse_set_system(config: &Value) -> Result<SetSystemConfig, Vec<Problem>> {
     let mut reader = ConfigReader::new(config);
-    let system_id = reader.required_text("systemId");
+    let system_id = reader.required_id("systemId");
     let title = reader.optional_text("title", true);
     let description = reader.optional_text("description", false);
     let duration_minutes = reader.required_integer("durationMinutes", 1..=MAX_DURATION_MINUTES);
@@ -262,9 +262,22 @@ fn set_system<H: Host>(
 ) -> Result<ActionSuccess, ActionError> {
     let config = parse_set_system(config)?;
     let start_at = host.now();
-    let end_at = start_at
-        .plus_minutes(config.duration_minutes)
-        .ok_or_else(|| ActionError::Internal(format!("{start_at} plus the duration overflows")))?;
+    // A window must start and end in years 0000-9999 to be stored; with
+    // the host clock near the end of year 9999 the duration is what the
+    // caller can still change.
+    let end_at = Some(start_at)
+        .filter(|start| start.is_printable())
+        .and_then(|start| start.plus_minutes(config.duration_minutes))
+        .ok_or_else(|| {
+            ActionError::InvalidConfig(vec![Problem {
+                path: "/durationMinutes".to_owned(),
+                message: format!(
+                    "must end the window by 9999-12-31T23:59:59.999Z; starting now \
+                     ({start_at}), {} minutes would end after it",
+                    config.duration_minutes
+                ),
+            }])
+        })?;
     let input = NewWindow {
         title: config
             .title
@@ -285,7 +298,7 @@ fn set_system<H: Host>(
 
 fn parse_clear_system(config: &Value) -> Result<(String, Option<String>), Vec<Problem>> {
     let mut reader = ConfigReader::new(config);
-    let system_id = reader.required_text("systemId");
+    let system_id = reader.required_id("systemId");
     let message = reader.optional_text("message", true);
     reader.finish(|| Some((system_id?, message)))
 }
@@ -299,6 +312,8 @@ fn clear_system<H: Host>(
     let message = message.unwrap_or_else(|| "Cleared by automation".to_owned());
     let service = MaintenanceService::new(host);
     let mut closed_ids = Vec::new();
+    // Ordered by startAt, then id, so the artifact, the changes and the
+    // events come out in the same order on every store.
     for window in service.active_for_system(&system_id)? {
         let closed = write_entity(host, &window.id, &run.mutation_options(), || {
             let closed = service.close(&window.id, Some(&message))?;
@@ -577,6 +592,193 @@ mod tests {
         );
         let again = ok(&host, "clear_system", json!({"systemId": "db-1"}));
         assert_eq!(again.artifact.unwrap()["closedMaintenanceIds"], json!([]));
+    }
+
+    /// 256 characters of four bytes each: the longest id, 1024 bytes.
+    fn longest_id() -> String {
+        "\u{1F600}".repeat(crate::config::MAX_ID_CHARS)
+    }
+
+    fn too_long_id() -> String {
+        "s".repeat(crate::config::MAX_ID_CHARS + 1)
+    }
+
+    #[test]
+    fn ids_longer_than_256_characters_are_invalid_config_at_their_path() {
+        let host = FakeHost::default();
+        let id = ok(&host, "create", create_config()).external_id.unwrap();
+        let cases = [
+            (
+                "set_system",
+                json!({"systemId": "s".repeat(2000), "durationMinutes": 5}),
+                "/systemId",
+            ),
+            (
+                "clear_system",
+                json!({"systemId": too_long_id()}),
+                "/systemId",
+            ),
+            (
+                "update",
+                json!({"maintenanceId": "m".repeat(1018)}),
+                "/maintenanceId",
+            ),
+            (
+                "add_update",
+                json!({"maintenanceId": too_long_id(), "message": "m"}),
+                "/maintenanceId",
+            ),
+            (
+                "create",
+                json!({"title": "t", "systemIds": ["a", too_long_id()],
+                       "startAt": "2026-03-01T10:00:00Z", "endAt": "2026-03-01T11:00:00Z"}),
+                "/systemIds/1",
+            ),
+            (
+                "update",
+                json!({"maintenanceId": id, "systemIds": [too_long_id(), "a", "b"]}),
+                "/systemIds/0",
+            ),
+        ];
+        for (action, config, path) in cases {
+            assert_eq!(problems(&host, action, config.clone()), [path], "{config}");
+        }
+        assert_eq!(host.changes.borrow().len(), 1);
+    }
+
+    #[test]
+    fn ids_of_256_four_byte_characters_fit_every_key() {
+        let host = FakeHost::default();
+        let long = longest_id();
+        assert_eq!(long.len(), crate::host::MAX_KEY_BYTES);
+        for (action, config) in [
+            ("update", json!({"maintenanceId": long})),
+            ("add_update", json!({"maintenanceId": long, "message": "m"})),
+        ] {
+            let result = run_action(&host, action, &config, &run());
+            assert_eq!(result, Err(not_found(&long)), "{action}");
+        }
+        let parked = ok(
+            &host,
+            "set_system",
+            json!({"systemId": long, "durationMinutes": 5}),
+        );
+        let mut config = create_config();
+        config["systemIds"] = json!([long, "db-1"]);
+        let created = ok(&host, "create", config);
+        assert!(
+            host.keys()
+                .iter()
+                .all(|key| key.len() <= crate::host::MAX_KEY_BYTES)
+        );
+        let cleared = ok(&host, "clear_system", json!({"systemId": long}));
+        assert_eq!(
+            cleared.artifact.unwrap()["closedMaintenanceIds"],
+            json!([parked.external_id.unwrap(), created.external_id.unwrap()])
+        );
+        let again = ok(&host, "clear_system", json!({"systemId": long}));
+        assert_eq!(again.artifact.unwrap()["closedMaintenanceIds"], json!([]));
+    }
+
+    #[test]
+    fn instants_beyond_year_9999_in_utc_are_invalid_config() {
+        let host = FakeHost::default();
+        let mut config = create_config();
+        config["endAt"] = json!("9999-12-31T23:00:00-02:00");
+        assert_eq!(problems(&host, "create", config), ["/endAt"]);
+        let mut config = create_config();
+        config["startAt"] = json!("0000-01-01T00:00:00+01:00");
+        assert_eq!(problems(&host, "create", config), ["/startAt"]);
+
+        let id = ok(&host, "create", create_config()).external_id.unwrap();
+        let paths = problems(
+            &host,
+            "update",
+            json!({"maintenanceId": id, "startAt": "0000-01-01T00:59:59.999+01:00",
+                   "endAt": "9999-12-31T23:59:59.999-00:01"}),
+        );
+        assert_eq!(paths, ["/startAt", "/endAt"]);
+        assert_eq!(host.changes.borrow().len(), 1);
+
+        // The bounds themselves are fine, and stored as printed.
+        let mut config = create_config();
+        config["startAt"] = json!("0000-01-01T00:00:00Z");
+        config["endAt"] = json!("9999-12-31T23:59:59.999Z");
+        let artifact = ok(&host, "create", config).artifact.unwrap();
+        assert_eq!(artifact["startAt"], "0000-01-01T00:00:00.000Z");
+        assert_eq!(artifact["endAt"], "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn leap_seconds_are_invalid_config() {
+        let host = FakeHost::default();
+        let mut config = create_config();
+        config["startAt"] = json!("2026-12-31T23:59:60Z");
+        config["endAt"] = json!("2027-01-01T01:00:00Z");
+        assert_eq!(problems(&host, "create", config), ["/startAt"]);
+        let id = ok(&host, "create", create_config()).external_id.unwrap();
+        let paths = problems(
+            &host,
+            "update",
+            json!({"maintenanceId": id, "endAt": "2026-03-01T11:59:60+01:00"}),
+        );
+        assert_eq!(paths, ["/endAt"]);
+        assert_eq!(host.changes.borrow().len(), 1);
+    }
+
+    #[test]
+    fn set_system_may_not_end_after_year_9999() {
+        let host = FakeHost::default();
+        host.set_now("9999-12-31T23:50:00Z");
+        for minutes in [10, MAX_DURATION_MINUTES] {
+            match run_action(
+                &host,
+                "set_system",
+                &json!({"systemId": "db-1", "durationMinutes": minutes}),
+                &run(),
+            ) {
+                Err(ActionError::InvalidConfig(problems)) => {
+                    assert_eq!(problems.len(), 1);
+                    assert_eq!(problems[0].path, "/durationMinutes");
+                    assert!(problems[0].message.contains("9999-12-31T23:50:00.000Z"));
+                }
+                other => panic!("expected invalid config, got {other:?}"),
+            }
+        }
+        assert!(host.keys().is_empty());
+        let success = ok(
+            &host,
+            "set_system",
+            json!({"systemId": "db-1", "durationMinutes": 9}),
+        );
+        assert_eq!(
+            success.artifact.unwrap()["endAt"],
+            "9999-12-31T23:59:00.000Z"
+        );
+    }
+
+    #[test]
+    fn clear_system_closes_windows_by_start_then_id() {
+        let host = FakeHost::default();
+        // The fake host numbers ids in creation order, so creating the
+        // windows out of start order makes the two orders differ.
+        let mut ids = Vec::new();
+        for start in ["12:00", "10:00", "11:00", "10:00"] {
+            let mut config = create_config();
+            config["systemIds"] = json!(["db-1"]);
+            config["startAt"] = json!(format!("2026-03-01T{start}:00Z"));
+            config["endAt"] = json!("2026-03-01T13:00:00Z");
+            ids.push(ok(&host, "create", config).external_id.unwrap());
+        }
+        let expected = [&ids[1], &ids[3], &ids[2], &ids[0]];
+        let success = ok(&host, "clear_system", json!({"systemId": "db-1"}));
+        assert_eq!(
+            success.artifact.unwrap()["closedMaintenanceIds"],
+            json!(expected)
+        );
+        let changes = host.changes.borrow();
+        let closed: Vec<&String> = changes[4..].iter().map(|c| &c.id).collect();
+        assert_eq!(closed, expected);
     }
 
     #[test]

@@ -6,13 +6,20 @@ use std::ops::RangeInclusive;
 
 use serde_json::{Map, Value};
 
-use crate::model::{Instant, Status};
+use chrono::SecondsFormat;
+
+use crate::model::{Instant, InstantError, Status};
 
 /// The longest text a config field may hold (**Decision**: the
 /// TypeScript package set no bound, which let one config fill storage).
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The most items a list field may hold.
 pub const MAX_LIST_ITEMS: usize = 1_000;
+/// The longest id a config may hold: `systemId`, each of `systemIds`,
+/// `maintenanceId` (**Decision**, spec section 7 "Decisions (edges)"). Ids
+/// become parts of storage keys, which the host bounds; see
+/// `service::system_segment` for how the longest of them still fit.
+pub const MAX_ID_CHARS: usize = 256;
 
 /// One broken rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,28 +71,43 @@ impl<'a> ConfigReader<'a> {
         value
     }
 
-    fn text_value(&mut self, name: &'static str, value: &Value, non_empty: bool) -> Option<String> {
+    /// A string at `path` of at most `max_chars` characters; `non_empty`
+    /// forbids blank text.
+    fn string_at(
+        &mut self,
+        path: &str,
+        value: &Value,
+        non_empty: bool,
+        max_chars: usize,
+    ) -> Option<String> {
         match value {
             Value::String(text) if non_empty && text.trim().is_empty() => {
-                self.problem(&pointer(name), "must not be empty");
+                self.problem(path, "must not be empty");
                 None
             }
-            Value::String(text) if text.chars().count() > MAX_TEXT_CHARS => {
+            Value::String(text) if text.chars().count() > max_chars => {
                 self.problem(
-                    &pointer(name),
-                    format!("must be at most {MAX_TEXT_CHARS} characters"),
+                    path,
+                    format!(
+                        "must be at most {max_chars} characters, found {}",
+                        text.chars().count()
+                    ),
                 );
                 None
             }
             Value::String(text) => Some(text.clone()),
             other => {
                 self.problem(
-                    &pointer(name),
+                    path,
                     format!("must be a string, found {}", type_name(other)),
                 );
                 None
             }
         }
+    }
+
+    fn text_value(&mut self, name: &'static str, value: &Value, non_empty: bool) -> Option<String> {
+        self.string_at(&pointer(name), value, non_empty, MAX_TEXT_CHARS)
     }
 
     /// A required string with at least one non-blank character.
@@ -98,6 +120,12 @@ impl<'a> ConfigReader<'a> {
     pub fn optional_text(&mut self, name: &'static str, non_empty: bool) -> Option<String> {
         let value = self.field(name)?;
         self.text_value(name, value, non_empty)
+    }
+
+    /// A required id: non-blank, at most [`MAX_ID_CHARS`] characters.
+    pub fn required_id(&mut self, name: &'static str) -> Option<String> {
+        let value = self.required(name)?;
+        self.string_at(&pointer(name), value, true, MAX_ID_CHARS)
     }
 
     pub fn optional_bool(&mut self, name: &'static str) -> Option<bool> {
@@ -115,17 +143,27 @@ impl<'a> ConfigReader<'a> {
 
     fn instant_value(&mut self, name: &'static str, value: &Value) -> Option<Instant> {
         let text = self.text_value(name, value, false)?;
-        let instant = Instant::parse(&text);
-        if instant.is_none() {
-            self.problem(
-                &pointer(name),
-                format!(
-                    "must be an RFC 3339 date-time with an offset or Z, such as \
-                     2026-03-01T10:00:00Z; found {text:?}"
-                ),
-            );
+        match Instant::parse_checked(&text) {
+            Ok(instant) => Some(instant),
+            Err(error) => {
+                let message = match error {
+                    InstantError::Malformed => format!(
+                        "must be an RFC 3339 date-time with an offset or Z, such as \
+                         2026-03-01T10:00:00Z; found {text:?}"
+                    ),
+                    InstantError::LeapSecond => {
+                        format!("must not be a leap second (:60); found {text:?}")
+                    }
+                    InstantError::OutOfRange(utc) => format!(
+                        "must lie in years 0000-9999 once converted to UTC; \
+                         found {text:?}, which is {}",
+                        utc.to_rfc3339_opts(SecondsFormat::Millis, true)
+                    ),
+                };
+                self.problem(&pointer(name), message);
+                None
+            }
         }
-        instant
     }
 
     pub fn required_instant(&mut self, name: &'static str) -> Option<Instant> {
@@ -138,7 +176,7 @@ impl<'a> ConfigReader<'a> {
         self.instant_value(name, value)
     }
 
-    fn text_list_value(&mut self, name: &'static str, value: &Value) -> Option<Vec<String>> {
+    fn id_list_value(&mut self, name: &'static str, value: &Value) -> Option<Vec<String>> {
         let Value::Array(items) = value else {
             self.problem(
                 &pointer(name),
@@ -157,46 +195,29 @@ impl<'a> ConfigReader<'a> {
             );
             return None;
         }
-        let mut texts = Vec::with_capacity(items.len());
+        let mut ids = Vec::with_capacity(items.len());
         let mut valid = true;
         for (index, item) in items.iter().enumerate() {
             let path = format!("{}/{index}", pointer(name));
-            match item {
-                Value::String(text) if text.trim().is_empty() => {
-                    self.problem(&path, "must not be empty");
-                    valid = false;
-                }
-                Value::String(text) if text.chars().count() > MAX_TEXT_CHARS => {
-                    self.problem(
-                        &path,
-                        format!("must be at most {MAX_TEXT_CHARS} characters"),
-                    );
-                    valid = false;
-                }
-                Value::String(text) => texts.push(text.clone()),
-                other => {
-                    self.problem(
-                        &path,
-                        format!("must be a string, found {}", type_name(other)),
-                    );
-                    valid = false;
-                }
+            match self.string_at(&path, item, true, MAX_ID_CHARS) {
+                Some(id) => ids.push(id),
+                None => valid = false,
             }
         }
-        valid.then_some(texts)
+        valid.then_some(ids)
     }
 
-    /// A required list of at least one non-blank string.
-    pub fn required_text_list(&mut self, name: &'static str) -> Option<Vec<String>> {
+    /// A required list of at least one id, each as [`Self::required_id`]
+    /// reads one.
+    pub fn required_id_list(&mut self, name: &'static str) -> Option<Vec<String>> {
         let value = self.required(name)?;
-        self.text_list_value(name, value)
+        self.id_list_value(name, value)
     }
 
-    /// An optional list that, when present, holds at least one non-blank
-    /// string.
-    pub fn optional_text_list(&mut self, name: &'static str) -> Option<Vec<String>> {
+    /// An optional list that, when present, holds at least one id.
+    pub fn optional_id_list(&mut self, name: &'static str) -> Option<Vec<String>> {
         let value = self.field(name)?;
-        self.text_list_value(name, value)
+        self.id_list_value(name, value)
     }
 
     /// A required whole number within `range`.
@@ -308,7 +329,7 @@ mod tests {
         let config = json!({"title": "", "systemIds": ["a", 3, " "], "extra/field": 1});
         let mut reader = ConfigReader::new(&config);
         reader.required_text("title");
-        reader.required_text_list("systemIds");
+        reader.required_id_list("systemIds");
         reader.required_instant("startAt");
         let problems = reader.finish(|| Some(())).unwrap_err();
         assert_eq!(
@@ -348,6 +369,65 @@ mod tests {
             let n = reader.required_integer("n", 1..=43200);
             assert_eq!(reader.finish(|| n).is_ok(), ok, "{value}");
         }
+    }
+
+    #[test]
+    fn ids_are_bounded_in_characters_wherever_they_appear() {
+        let at_limit = "\u{1F600}".repeat(MAX_ID_CHARS);
+        let too_long = "s".repeat(MAX_ID_CHARS + 1);
+        let config = json!({
+            "systemId": too_long,
+            "maintenanceId": at_limit,
+            "systemIds": ["ok", too_long, at_limit],
+        });
+        let mut reader = ConfigReader::new(&config);
+        reader.required_id("systemId");
+        let kept = reader.required_id("maintenanceId");
+        reader.required_id_list("systemIds");
+        assert_eq!(kept.as_deref(), Some(at_limit.as_str()));
+        let problems = reader.finish(|| Some(())).unwrap_err();
+        assert_eq!(paths(&problems), ["/systemId", "/systemIds/1"]);
+        for problem in &problems {
+            assert!(
+                problem.message.contains("at most 256 characters"),
+                "{problem:?}"
+            );
+            assert!(problem.message.contains("found 257"), "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn texts_keep_their_own_longer_bound() {
+        let config = json!({"title": "t".repeat(MAX_ID_CHARS + 1)});
+        let mut reader = ConfigReader::new(&config);
+        let title = reader.required_text("title");
+        assert!(reader.finish(|| title).is_ok());
+    }
+
+    #[test]
+    fn instants_outside_years_0000_to_9999_or_on_a_leap_second_are_named() {
+        let config = json!({
+            "late": "9999-12-31T23:00:00-02:00",
+            "early": "0000-01-01T00:00:00+00:01",
+            "leap": "2026-12-31T23:59:60Z",
+            "edge": "9999-12-31T23:59:59.999Z",
+        });
+        let mut reader = ConfigReader::new(&config);
+        reader.required_instant("late");
+        reader.required_instant("early");
+        reader.required_instant("leap");
+        let edge = reader.required_instant("edge");
+        assert_eq!(edge.unwrap().to_string(), "9999-12-31T23:59:59.999Z");
+        let problems = reader.finish(|| Some(())).unwrap_err();
+        assert_eq!(paths(&problems), ["/late", "/early", "/leap"]);
+        assert!(
+            problems[0]
+                .message
+                .contains("years 0000-9999 once converted to UTC")
+        );
+        assert!(problems[0].message.contains("+10000-01-01T01:00:00.000Z"));
+        assert!(problems[1].message.contains("-0001-12-31T23:59:00.000Z"));
+        assert!(problems[2].message.contains("leap second"));
     }
 
     #[test]

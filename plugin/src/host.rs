@@ -33,6 +33,11 @@ impl fmt::Display for StorageError {
     }
 }
 
+/// The longest storage key, in bytes, the host accepts (the WIT contract
+/// leaves the limit to the host; the harness's is 1024 bytes). Longer keys
+/// fail with [`StorageError::InvalidKey`].
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// One page of an ordered prefix scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Page {

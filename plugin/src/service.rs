@@ -5,7 +5,9 @@
 //! Keys:
 //! - `window/<id>`: the window.
 //! - `active/<system>/<id>`: present while the window is active and covers
-//!   the system, so finding a system's active windows reads only those.
+//!   the system, so finding a system's active windows reads only those; a
+//!   system id too long for the key is replaced by a digest (see
+//!   `system_segment`).
 //! - `update/<id>/<createdAt>/<entry-id>`: the window's log, in time order.
 //! - `due/<instant>/<id>`: when the scheduler next has to look at the
 //!   window (startAt while scheduled, endAt while in progress), so finding
@@ -19,7 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::entity::EntityState;
-use crate::host::{Environment, Storage, StorageError};
+use crate::host::{Environment, MAX_KEY_BYTES, Storage, StorageError};
 use crate::model::{Instant, Status, UpdateEntry, Window, canonical_system_ids};
 
 /// Entries read per page when walking an index.
@@ -190,26 +192,36 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Window>, ServiceError> {
-        self.read(&window_key(id))
+        let key = window_key(id);
+        // Windows carry the UUIDs the plugin generates; an id too long to
+        // be a key (256 four-byte characters are) names no window.
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(None);
+        }
+        self.read(&key)
     }
 
-    /// The windows active for `system_id`, reading only that system's
-    /// index entries.
+    /// The windows active for `system_id`, ordered by startAt, then id
+    /// (the order `clear_system` closes them in), reading only that
+    /// system's index entries.
     pub fn active_for_system(&self, system_id: &str) -> Result<Vec<Window>, ServiceError> {
-        let prefix = format!("active/{}/", escape(system_id));
+        let prefix = active_prefix(system_id);
         let mut windows = Vec::new();
         self.scan_prefix(&prefix, |key, _| {
             let id = unescape(&key[prefix.len()..]);
             // The index is kept in step with every save; a window that is
             // gone or inactive means a bug, and is skipped rather than
-            // closed twice.
+            // closed twice. A window of another system is there when two
+            // long system ids share a digest (see `system_segment`).
             if let Some(window) = self.get(&id)?
                 && window.status.is_active()
+                && window.system_ids.iter().any(|s| s == system_id)
             {
                 windows.push(window);
             }
             Ok(ControlFlow::Continue(()))
         })?;
+        windows.sort_by(|a, b| (a.start_at, &a.id).cmp(&(b.start_at, &b.id)));
         Ok(windows)
     }
 
@@ -371,8 +383,41 @@ fn window_key(id: &str) -> String {
     format!("window/{}", escape(id))
 }
 
+fn active_prefix(system_id: &str) -> String {
+    format!("{ACTIVE_PREFIX}{}/", system_segment(system_id))
+}
+
 fn active_key(system_id: &str, window_id: &str) -> String {
-    format!("active/{}/{}", escape(system_id), escape(window_id))
+    format!("{}{}", active_prefix(system_id), escape(window_id))
+}
+
+const ACTIVE_PREFIX: &str = "active/";
+/// The length of the window ids the plugin generates (UUIDs).
+const WINDOW_ID_BYTES: usize = 36;
+/// The longest system segment that leaves room in an `active/` key for a
+/// window id.
+const MAX_SYSTEM_SEGMENT_BYTES: usize = MAX_KEY_BYTES - ACTIVE_PREFIX.len() - 1 - WINDOW_ID_BYTES;
+
+/// A system id as a key segment: escaped, or, when that is too long for
+/// the key (a system id of up to 256 characters can take 1024 bytes), a
+/// digest `%H<16 hex digits>` that no escaped id can spell, since escaping
+/// only ever writes `%25` and `%2F`. Two long ids sharing a digest only
+/// share an index range; [`MaintenanceService::active_for_system`] keeps
+/// the windows that really cover the system. Every id that fitted before
+/// keeps its segment, so stored indexes stay valid.
+fn system_segment(system_id: &str) -> String {
+    let escaped = escape(system_id);
+    if escaped.len() <= MAX_SYSTEM_SEGMENT_BYTES {
+        return escaped;
+    }
+    format!("%H{:016x}", fnv1a64(system_id.as_bytes()))
+}
+
+/// 64-bit FNV-1a: small, stable across builds and platforms.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Ids are free text; escaping `/` keeps one id from reaching into
@@ -550,6 +595,69 @@ mod tests {
         let log = service.updates("w1").unwrap();
         assert_eq!(log[0].message, "Maintenance started automatically");
         assert_eq!(log[1].message, "Maintenance completed automatically");
+    }
+
+    #[test]
+    fn ids_too_long_for_a_key_name_no_window() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        let long = "\u{1F600}".repeat(256);
+        assert_eq!(service.get(&long).unwrap(), None);
+        assert_eq!(service.add_update(&long, "hi", None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn long_system_ids_are_indexed_under_a_digest_and_checked() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        let a = "\u{1F600}".repeat(256);
+        let b = "\u{1F601}".repeat(256);
+        let fits = "/".repeat(326);
+        service.create(new_window(&[&a]), "w1".into()).unwrap();
+        service
+            .create(new_window(&[&b, &fits]), "w2".into())
+            .unwrap();
+        assert!(host.keys().iter().all(|key| key.len() <= MAX_KEY_BYTES));
+        assert_ne!(system_segment(&a), system_segment(&b));
+        assert!(system_segment(&a).starts_with("%H"));
+        // An id whose escaped form fits keeps it: 326 slashes are 978 bytes.
+        assert_eq!(system_segment(&fits), escape(&fits));
+
+        // A stray entry, as a digest shared by two ids would leave, is
+        // read but not taken for the system's own.
+        host.set(&active_key(&a, "w2"), b"").unwrap();
+        let ids = |system: &str| -> Vec<String> {
+            service
+                .active_for_system(system)
+                .unwrap()
+                .into_iter()
+                .map(|w| w.id)
+                .collect()
+        };
+        assert_eq!(ids(&a), ["w1"]);
+        assert_eq!(ids(&b), ["w2"]);
+        assert_eq!(ids(&fits), ["w2"]);
+        service.close("w1", None).unwrap();
+        assert!(ids(&a).is_empty());
+    }
+
+    #[test]
+    fn active_windows_come_ordered_by_start_then_id() {
+        let host = FakeHost::default();
+        let service = MaintenanceService::new(&host);
+        for (id, hour) in [("w1", 12), ("w2", 10), ("w3", 11), ("w0", 12)] {
+            let mut window = new_window(&["a"]);
+            window.start_at = Instant::parse(&format!("2026-03-01T{hour}:00:00Z")).unwrap();
+            window.end_at = Instant::parse("2026-03-01T13:00:00Z").unwrap();
+            service.create(window, id.into()).unwrap();
+        }
+        let ids: Vec<String> = service
+            .active_for_system("a")
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
+        assert_eq!(ids, ["w2", "w3", "w0", "w1"]);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::host::{
-    EntityError, EntityHandle, Environment, Log, Mutation, MutationOptions, Page, Storage,
-    StorageError,
+    EntityError, EntityHandle, Environment, Log, MAX_KEY_BYTES, Mutation, MutationOptions, Page,
+    Storage, StorageError,
 };
 use crate::model::Instant;
 
@@ -50,18 +50,37 @@ impl FakeHost {
         self.data.borrow().keys().cloned().collect()
     }
 
+    /// Sets the clock to `instant` (RFC 3339).
+    pub fn set_now(&self, instant: &str) {
+        self.now_millis
+            .set(Instant::parse(instant).expect("a valid instant").millis());
+    }
+
     pub fn advance_minutes(&self, minutes: i64) {
         self.now_millis
             .set(self.now_millis.get() + minutes * 60_000);
     }
 }
 
+/// The key rule the real host applies.
+fn check_key(key: &str) -> Result<(), StorageError> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(StorageError::InvalidKey(format!(
+            "keys are 1 to {MAX_KEY_BYTES} bytes, this one has {}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
 impl Storage for FakeHost {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        check_key(key)?;
         Ok(self.data.borrow().get(key).cloned())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        check_key(key)?;
         self.data
             .borrow_mut()
             .insert(key.to_owned(), value.to_vec());
@@ -69,10 +88,14 @@ impl Storage for FakeHost {
     }
 
     fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        check_key(key)?;
         Ok(self.data.borrow_mut().remove(key).is_some())
     }
 
     fn scan(&self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<Page, StorageError> {
+        if prefix.len() > MAX_KEY_BYTES {
+            return Err(StorageError::InvalidKey("the prefix is too long".into()));
+        }
         let data = self.data.borrow();
         let entries: Vec<(String, Vec<u8>)> = data
             .range(cursor.unwrap_or(prefix).to_owned()..)
@@ -108,6 +131,21 @@ impl Mutation for FakeMutation<'_> {
     }
 
     fn commit(self, next: Option<Value>) -> Result<bool, EntityError> {
+        // The host checks states against the entity's schema; the instants
+        // are the part a plugin bug could get wrong.
+        if let Some(state) = &next {
+            let broken: Vec<String> = ["startAt", "endAt"]
+                .into_iter()
+                .filter(|field| {
+                    let text = state[*field].as_str().unwrap_or_default();
+                    Instant::parse(text).map(|i| i.to_string()).as_deref() != Some(text)
+                })
+                .map(|field| format!("/{field}: {}", state[field]))
+                .collect();
+            if !broken.is_empty() {
+                return Err(EntityError::InvalidState(broken));
+            }
+        }
         let prev = self.prev();
         if prev == next {
             return Ok(false);
