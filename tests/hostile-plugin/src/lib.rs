@@ -31,6 +31,25 @@ const ACTIONS: &[&str] = &[
     "fire_undeclared_trigger",
     "well_behaved",
     "count_runs",
+    // Waiting, or trying to, inside a host call, where epoch interruption
+    // never looks.
+    "sleep_forever",
+    "poll_forever",
+    "block_forever",
+    "read_stdin",
+    "flood_stderr",
+    "flood_stdout",
+    "sleep_in_derive",
+    // A failure after writes that would be recorded.
+    "write_then_fail",
+    // The limits of storage, logs, event payloads and entity states.
+    "set_key",
+    "set_value",
+    "scan_past_the_limit",
+    "flood_log",
+    "huge_payload",
+    "bad_payload",
+    "bad_state",
 ];
 
 /// How many times `count_runs` ran in this instance: what a run can see
@@ -38,6 +57,10 @@ const ACTIONS: &[&str] = &[
 static RUNS_SEEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 const OBJECT_SCHEMA: &str = r#"{"type":"object"}"#;
+/// The schema of a thing's state and of the `changed` payload: `v`, a
+/// string, which each action sets to its own name.
+const THING_SCHEMA: &str =
+    r#"{"type":"object","properties":{"v":{"type":"string"}},"required":["v"]}"#;
 const ARTIFACT_SCHEMA: &str =
     r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#;
 
@@ -61,12 +84,46 @@ fn artifact(text: String) -> Result<ActionSuccess, ActionError> {
     })
 }
 
-/// Writes one entity through a mutation, as a well-behaved plugin does.
-fn write_thing(context: &RunContext) -> Result<Mutation, ActionError> {
+/// Opens the mutation of thing `t1` and writes storage as a well-behaved
+/// plugin does, with a value naming `action`: no two actions write the
+/// same bytes, so a write that should have been rolled back shows.
+fn write_thing(context: &RunContext, action: &str) -> Result<Mutation, ActionError> {
     let mutation = Mutation::open("thing", "t1", &options(context)).map_err(internal)?;
-    storage::set("thing/t1", b"written").map_err(internal)?;
+    storage::set("thing/t1", format!("written by {action}").as_bytes()).map_err(internal)?;
     Ok(mutation)
 }
+
+/// The state a thing gets from `action`: its own name.
+fn state(action: &str) -> String {
+    format!(r#"{{"v":"{action}"}}"#)
+}
+
+/// The action a state names, when it is exactly [`state`]'s: how the
+/// deriver, which sees only the change, knows which misbehaviour to join.
+fn named_by(state: &str) -> Option<&str> {
+    state.strip_prefix(r#"{"v":""#)?.strip_suffix(r#""}"#)
+}
+
+/// The number at `field` of a config such as `{"bytes":1025}`.
+fn config_number(config: &str, field: &str) -> Option<usize> {
+    let (_, rest) = config.split_once(&format!(r#""{field}":"#))?;
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Sleeps an hour at a time, forever: std turns each sleep into
+/// `wasi:clocks/monotonic-clock.subscribe-duration` and a blocking poll.
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
+const HOUR_NANOS: u64 = 3600 * 1_000_000_000;
 
 /// Recurses until the stack overflows: the point of the action.
 #[inline(never)]
@@ -93,7 +150,7 @@ impl Guest for Hostile {
                 description: "A thing changed".into(),
                 category: "Test".into(),
                 icon: "Bug".into(),
-                payload_schema: OBJECT_SCHEMA.into(),
+                payload_schema: THING_SCHEMA.into(),
                 context_key: None,
                 entity_kind: Some("thing".into()),
             }],
@@ -118,7 +175,7 @@ impl Guest for Hostile {
             }],
             entity_kinds: vec![EntityKind {
                 kind: "thing".into(),
-                state_schema: OBJECT_SCHEMA.into(),
+                state_schema: THING_SCHEMA.into(),
             }],
             jobs: Vec::new(),
         }
@@ -126,7 +183,7 @@ impl Guest for Hostile {
 
     fn run_action(
         action_id: String,
-        _config: String,
+        config: String,
         context: RunContext,
     ) -> Result<ActionSuccess, ActionError> {
         match action_id.as_str() {
@@ -150,18 +207,22 @@ impl Guest for Hostile {
                 artifact(format!(r#"{{"n":{depth}}}"#))
             }
             "commit_twice" => {
-                let mutation = write_thing(&context)?;
-                mutation.commit(Some(r#"{"v":1}"#)).map_err(internal)?;
-                mutation.commit(Some(r#"{"v":2}"#)).map_err(internal)?;
+                let mutation = write_thing(&context, "commit_twice")?;
+                mutation
+                    .commit(Some(&state("commit_twice")))
+                    .map_err(internal)?;
+                mutation
+                    .commit(Some(&state("commit_twice_again")))
+                    .map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
             "drop_mutation" => {
-                let mutation = write_thing(&context)?;
+                let mutation = write_thing(&context, "drop_mutation")?;
                 drop(mutation);
                 artifact(r#"{"n":1}"#.into())
             }
             "write_without_mutation" => {
-                storage::set("loose", b"no entity owns this").map_err(internal)?;
+                storage::set("loose", b"written by write_without_mutation").map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
             "bad_artifact" => artifact(r#"{"n":"not a number"}"#.into()),
@@ -171,7 +232,7 @@ impl Guest for Hostile {
             }
             "invalid_json_artifact" => artifact("{not json".into()),
             "invalid_json_state" => {
-                let mutation = write_thing(&context)?;
+                let mutation = write_thing(&context, "invalid_json_state")?;
                 mutation.commit(Some("{not json")).map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
@@ -180,16 +241,148 @@ impl Guest for Hostile {
                 let entries = std::fs::read_dir("/").map(|dir| dir.count()).unwrap_or(0);
                 artifact(format!(r#"{{"n":{entries}}}"#))
             }
-            "fire_undeclared_trigger" => {
-                let mutation = write_thing(&context)?;
+            // The deriver joins in on these, recognising the state.
+            "fire_undeclared_trigger"
+            | "sleep_in_derive"
+            | "huge_payload"
+            | "bad_payload"
+            | "well_behaved" => {
+                let mutation = write_thing(&context, &action_id)?;
                 mutation
-                    .commit(Some(r#"{"v":"undeclared"}"#))
+                    .commit(Some(&state(&action_id)))
                     .map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
-            "well_behaved" => {
-                let mutation = write_thing(&context)?;
-                mutation.commit(Some(r#"{"v":1}"#)).map_err(internal)?;
+            "sleep_forever" => sleep_forever(),
+            "poll_forever" => loop {
+                let timer = wasip2::clocks::monotonic_clock::subscribe_duration(HOUR_NANOS);
+                std::hint::black_box(wasip2::io::poll::poll(&[&timer]));
+            },
+            "block_forever" => loop {
+                let now = wasip2::clocks::monotonic_clock::now();
+                let next_year = now.saturating_add(365 * 24 * HOUR_NANOS);
+                wasip2::clocks::monotonic_clock::subscribe_instant(next_year).block();
+            },
+            // `{"once":1}` reports what one attempt did instead of trying
+            // forever.
+            "read_stdin" => {
+                let stdin = wasip2::cli::stdin::get_stdin();
+                let mut read = 0;
+                loop {
+                    stdin.subscribe().block();
+                    match stdin.blocking_read(64 << 10) {
+                        Ok(bytes) => read += bytes.len(),
+                        Err(error) if config_number(&config, "once").is_some() => {
+                            return artifact(format!(r#"{{"n":{read},"error":"{error:?}"}}"#));
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            "flood_stderr" | "flood_stdout" => {
+                let stream = if action_id == "flood_stderr" {
+                    wasip2::cli::stderr::get_stderr()
+                } else {
+                    wasip2::cli::stdout::get_stdout()
+                };
+                // 4096 bytes is the most one blocking write may carry.
+                let chunk = [b'e'; 4096];
+                let mut written = 0;
+                loop {
+                    match stream.blocking_write_and_flush(&chunk) {
+                        Ok(()) => written += chunk.len(),
+                        Err(error) if config_number(&config, "once").is_some() => {
+                            return artifact(format!(r#"{{"n":{written},"error":"{error:?}"}}"#));
+                        }
+                        Err(_) => {}
+                    }
+                    if written >= 256 << 10 && config_number(&config, "once").is_some() {
+                        return artifact(format!(r#"{{"n":{written}}}"#));
+                    }
+                }
+            }
+            "write_then_fail" => {
+                let mutation = write_thing(&context, "write_then_fail")?;
+                mutation
+                    .commit(Some(&state("write_then_fail")))
+                    .map_err(internal)?;
+                Err(ActionError::NotFound(
+                    "write_then_fail wrote, committed, then failed".into(),
+                ))
+            }
+            // `{"bytes":N}`: a key of N bytes.
+            "set_key" => {
+                let bytes = config_number(&config, "bytes").unwrap_or(1);
+                let mutation =
+                    Mutation::open("thing", "t1", &options(&context)).map_err(internal)?;
+                storage::set(&"k".repeat(bytes), b"written by set_key").map_err(internal)?;
+                mutation.commit(Some(&state("set_key"))).map_err(internal)?;
+                artifact(format!(r#"{{"n":{bytes}}}"#))
+            }
+            // `{"bytes":N}`: a value of N bytes.
+            "set_value" => {
+                let bytes = config_number(&config, "bytes").unwrap_or(1);
+                let mutation =
+                    Mutation::open("thing", "t1", &options(&context)).map_err(internal)?;
+                storage::set("value", &vec![b'v'; bytes]).map_err(internal)?;
+                mutation
+                    .commit(Some(&state("set_value")))
+                    .map_err(internal)?;
+                artifact(format!(r#"{{"n":{bytes}}}"#))
+            }
+            // `{"keys":K,"limit":L}`: seeds K keys in one mutation, reads
+            // them back in pages of (at most) L, then abandons the
+            // mutation. Reports each page's size and whether the pages
+            // held every key once, in order.
+            "scan_past_the_limit" => {
+                let keys = config_number(&config, "keys").unwrap_or(1500);
+                let limit = config_number(&config, "limit").unwrap_or(5000);
+                let limit = u32::try_from(limit).map_err(internal)?;
+                let mutation =
+                    Mutation::open("thing", "t1", &options(&context)).map_err(internal)?;
+                let seeded: Vec<String> = (0..keys).map(|n| format!("scan/{n:06}")).collect();
+                for key in &seeded {
+                    storage::set(key, b"written by scan_past_the_limit").map_err(internal)?;
+                }
+                let mut pages = Vec::new();
+                let mut read = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let page =
+                        storage::scan("scan/", limit, cursor.as_deref()).map_err(internal)?;
+                    pages.push(page.entries.len());
+                    read.extend(page.entries.into_iter().map(|entry| entry.key));
+                    cursor = page.next_cursor;
+                    if cursor.is_none() || pages.len() > keys + 1 {
+                        break;
+                    }
+                }
+                mutation.abandon().map_err(internal)?;
+                artifact(format!(
+                    r#"{{"n":{},"pages":{pages:?},"complete":{}}}"#,
+                    pages[0],
+                    read == seeded
+                ))
+            }
+            // `{"lines":L,"bytes":B}`: L distinct lines of B bytes each.
+            "flood_log" => {
+                let lines = config_number(&config, "lines").unwrap_or(2000);
+                let bytes = config_number(&config, "bytes").unwrap_or(1000);
+                for n in 0..lines {
+                    let mut line = format!("line {n:06} ");
+                    line.extend(std::iter::repeat_n('l', bytes.saturating_sub(line.len())));
+                    checkstack::automation::log::log(
+                        checkstack::automation::log::Level::Info,
+                        &line,
+                    );
+                }
+                artifact(format!(r#"{{"n":{lines}}}"#))
+            }
+            "bad_state" => {
+                let mutation = write_thing(&context, "bad_state")?;
+                mutation
+                    .commit(Some(r#"{"v":["bad_state"]}"#))
+                    .map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
             "count_runs" => {
@@ -205,20 +398,23 @@ impl Guest for Hostile {
     }
 
     fn derive(change: EntityChange) -> Vec<TriggerEvent> {
-        // `fire_undeclared_trigger` marks its state so the deriver, which
-        // sees only the change, knows to misbehave.
-        let trigger_id = if change
-            .next
-            .as_deref()
-            .is_some_and(|next| next.contains("undeclared"))
-        {
-            "nonexistent"
-        } else {
-            "changed"
-        };
+        // The state names the action that wrote it, which tells the
+        // deriver, seeing only the change, how to misbehave.
+        let mut trigger_id = "changed";
+        let mut payload = change.next.clone().unwrap_or_else(|| state("deleted"));
+        match change.next.as_deref().and_then(named_by) {
+            Some("fire_undeclared_trigger") => trigger_id = "nonexistent",
+            Some("sleep_in_derive") => sleep_forever(),
+            Some("huge_payload") => {
+                let padding = "x".repeat(2 << 20);
+                payload = format!(r#"{{"v":"huge_payload","padding":"{padding}"}}"#);
+            }
+            Some("bad_payload") => payload = r#"{"v":42}"#.into(),
+            _ => {}
+        }
         vec![TriggerEvent {
             trigger_id: trigger_id.into(),
-            payload: change.next.unwrap_or_else(|| "{}".into()),
+            payload,
             context_key: Some(change.id),
         }]
     }
