@@ -53,6 +53,54 @@ impl Clock for FixedClock {
     }
 }
 
+/// The earliest instant a plugin's clock can show: WASI clocks count from
+/// the Unix epoch and cannot go before it.
+pub const MIN_INSTANT: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
+/// The latest instant a plugin's clock can show: the last one whose
+/// nanoseconds since the Unix epoch fit an `i64`
+/// (2262-04-11T23:47:16.854775807Z).
+pub const MAX_INSTANT: DateTime<Utc> = DateTime::from_timestamp_nanos(i64::MAX);
+
+/// An instant the host clock cannot be set to, because the plugin could
+/// not be shown it: before [`MIN_INSTANT`] or after [`MAX_INSTANT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} is outside the range a plugin's clock can show, {} to {}",
+    format_instant_exact(*.0),
+    format_instant_exact(MIN_INSTANT),
+    format_instant_exact(MAX_INSTANT)
+)]
+pub struct InstantOutOfRange(pub DateTime<Utc>);
+
+/// Checks that a plugin can be shown `instant` as the current time. Every
+/// place that sets the host clock from outside (the CLI's `--now`, a
+/// scenario's `now`) goes through this, so an instant out of range is
+/// refused rather than shown to the plugin as something else.
+pub fn check_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, InstantOutOfRange> {
+    if (MIN_INSTANT..=MAX_INSTANT).contains(&instant) {
+        Ok(instant)
+    } else {
+        Err(InstantOutOfRange(instant))
+    }
+}
+
+/// Nanoseconds since the Unix epoch, saturating at the ends of the range
+/// [`check_instant`] accepts: a clock out of range shows its nearest end,
+/// never an unrelated instant.
+fn epoch_nanos(instant: DateTime<Utc>) -> u64 {
+    match instant.timestamp_nanos_opt() {
+        Some(nanos) => nanos.max(0) as u64,
+        None if instant < MIN_INSTANT => 0,
+        None => i64::MAX as u64,
+    }
+}
+
+/// An instant with all its digits, for messages about the clock's range.
+fn format_instant_exact(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 /// Prints an instant the way every record of the harness does.
 pub fn format_instant(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -67,9 +115,7 @@ impl wasmtime_wasi::HostWallClock for WasiWallClock {
     }
 
     fn now(&self) -> Duration {
-        let now = self.0.now();
-        let nanos = now.timestamp_nanos_opt().unwrap_or(0).max(0);
-        Duration::from_nanos(nanos as u64)
+        Duration::from_nanos(epoch_nanos(self.0.now()))
     }
 }
 
@@ -84,7 +130,7 @@ impl wasmtime_wasi::HostMonotonicClock for WasiMonotonicClock {
     }
 
     fn now(&self) -> u64 {
-        self.0.now().timestamp_nanos_opt().unwrap_or(0).max(0) as u64
+        epoch_nanos(self.0.now())
     }
 }
 
@@ -122,5 +168,48 @@ impl Randomness {
         uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_clock_range_is_what_wasi_and_i64_nanoseconds_can_show() {
+        assert_eq!(format_instant_exact(MIN_INSTANT), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_instant_exact(MAX_INSTANT),
+            "2262-04-11T23:47:16.854775807Z"
+        );
+        for inside in [MIN_INSTANT, MAX_INSTANT, at("2026-03-01T10:00:00Z")] {
+            assert_eq!(check_instant(inside), Ok(inside));
+        }
+        for outside in [
+            at("1969-12-31T23:59:59.999Z"),
+            at("2262-04-11T23:47:17Z"),
+            at("9999-12-31T23:59:59Z"),
+        ] {
+            let error = check_instant(outside).unwrap_err();
+            assert_eq!(error, InstantOutOfRange(outside));
+            let message = error.to_string();
+            assert!(
+                message.contains("1970-01-01T00:00:00Z")
+                    && message.contains("2262-04-11T23:47:16.854775807Z"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_clock_out_of_range_shows_its_nearest_end_not_the_epoch() {
+        assert_eq!(epoch_nanos(at("1970-01-01T00:00:01Z")), 1_000_000_000);
+        assert_eq!(epoch_nanos(at("1900-01-01T00:00:00Z")), 0);
+        assert_eq!(epoch_nanos(at("3000-01-01T00:00:00Z")), i64::MAX as u64);
+        assert_eq!(epoch_nanos(MAX_INSTANT), i64::MAX as u64);
     }
 }

@@ -108,6 +108,10 @@ impl Scenario {
             .with_context(|| format!("cannot read scenario {}", path.display()))?;
         let scenario: Scenario = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid scenario", path.display()))?;
+        if let Some(now) = scenario.now {
+            crate::clock::check_instant(now)
+                .with_context(|| format!("{}: \"now\" is out of range", path.display()))?;
+        }
         for (index, step) in scenario.steps.iter().enumerate() {
             let malformed = || format!("{}: step {} is malformed", path.display(), index + 1);
             if is_advance(step) {
@@ -246,6 +250,14 @@ fn run_part_of(
     if is_advance(&resolved) {
         let step = AdvanceStep::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
         let by = crate::scheduler::parse_duration(&step.advance)?;
+        // The clock must stay where the plugin can be shown it.
+        let out_of_range = || format!("advancing by {} moves the clock out of range", step.advance);
+        let end = harness
+            .clock()
+            .now()
+            .checked_add_signed(by)
+            .ok_or_else(|| anyhow!("{}", out_of_range()))?;
+        crate::clock::check_instant(end).with_context(out_of_range)?;
         let runs: Vec<Value> = harness
             .advance(by)?
             .iter()

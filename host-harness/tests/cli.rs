@@ -348,7 +348,9 @@ fn the_demo_walks_through_a_scenario() {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["describe", "run", "history", "scenario", "demo"] {
+    for command in [
+        "describe", "run", "history", "tick", "batch", "scenario", "demo",
+    ] {
         let output = harness().args([command, "--help"]).output().unwrap();
         assert!(output.status.success(), "{command}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
@@ -407,4 +409,331 @@ fn tick_runs_due_jobs_against_the_store_once_per_instant() {
     );
     let history = stdout_json(&run(&["history", "--json"], dir.path()));
     assert_eq!(history["events"].as_array().unwrap().len(), 3);
+}
+
+/// A config the maintenance plugin needs a few MiB of memory for: 1000
+/// systems of 254 characters.
+fn big_create_config() -> Value {
+    let systems: Vec<String> = (0..1000)
+        .map(|i| format!("s{i:03}{}", "x".repeat(250)))
+        .collect();
+    json!({"title": "t", "systemIds": systems,
+           "startAt": "2030-01-01T00:00:00Z", "endAt": "2030-01-01T01:00:00Z"})
+}
+
+fn keys(value: &Value) -> Vec<String> {
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+fn assert_host_error(outcome: &Value, action: &str, run_id: Value, because: &str) {
+    assert_eq!(outcome["ok"], false, "{outcome}");
+    assert_eq!(outcome["action"], action, "{outcome}");
+    assert_eq!(outcome["runId"], run_id, "{outcome}");
+    assert_eq!(outcome["error"]["kind"], "host", "{outcome}");
+    assert_eq!(outcome["error"]["problems"], json!([]), "{outcome}");
+    let message = outcome["error"]["message"].as_str().unwrap();
+    assert!(!message.contains('\n'), "{message}");
+    assert!(
+        message.contains("plugin maintenance") && message.contains(because),
+        "{message}"
+    );
+    for empty in ["changes", "events", "logs"] {
+        assert_eq!(outcome[empty], json!([]), "{outcome}");
+    }
+    assert_eq!(outcome["externalId"], Value::Null);
+    assert_eq!(outcome["artifact"], Value::Null);
+}
+
+#[test]
+fn a_host_error_is_one_json_outcome_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("big.json");
+    std::fs::write(&config, big_create_config().to_string()).unwrap();
+    let config_arg = format!("@{}", config.display());
+    let normal = stdout_json(&run(
+        &[
+            "run",
+            "set_system",
+            "--json",
+            "--max-memory",
+            "1MiB",
+            "--config",
+            r#"{"systemId":"a","durationMinutes":5}"#,
+        ],
+        dir.path(),
+    ));
+    assert_eq!(normal["ok"], true, "{normal}");
+
+    // The plugin traps mid-run when its memory cannot grow.
+    let output = run(
+        &[
+            "run",
+            "create",
+            "--json",
+            "--max-memory",
+            "1MiB",
+            "--run-id",
+            "r-1",
+            "--config",
+            &config_arg,
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let outcome = stdout_json(&output);
+    assert_eq!(keys(&outcome), keys(&normal));
+    assert_host_error(
+        &outcome,
+        "create",
+        json!("r-1"),
+        "trapped: memory limit of 1 MiB reached",
+    );
+    assert!(outcome["wallTimeMs"].as_f64().unwrap() > 0.0);
+
+    // Without a run id the outcome has none; a plugin that cannot even be
+    // instantiated is a host error too. Text mode stays one stderr line.
+    let outcome = stdout_json(&run(
+        &[
+            "run",
+            "set_system",
+            "--json",
+            "--max-memory",
+            "64KiB",
+            "--config",
+            r#"{"systemId":"a","durationMinutes":5}"#,
+        ],
+        dir.path(),
+    ));
+    assert_host_error(&outcome, "set_system", Value::Null, "instantiation failed");
+    let text = run(
+        &[
+            "run",
+            "create",
+            "--max-memory",
+            "1MiB",
+            "--config",
+            &config_arg,
+        ],
+        dir.path(),
+    );
+    assert_eq!(text.status.code(), Some(1));
+    assert!(text.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        stderr.starts_with("error: plugin maintenance") && stderr.trim_end().lines().count() == 1,
+        "{stderr}"
+    );
+
+    // Nothing of the failed runs reached the store.
+    let history = stdout_json(&run(&["history", "--json"], dir.path()));
+    assert_eq!(history["changes"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_host_error_in_a_batch_is_that_runs_line_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"run": "set_system", "runId": "b-1", "config": {"systemId": "a", "durationMinutes": 5}}),
+        json!({"run": "create", "runId": "b-2", "config": big_create_config()}),
+        json!({"run": "maintenance.create", "config": big_create_config()}),
+        json!({"run": "set_system", "runId": "b-4", "config": {"systemId": "b", "durationMinutes": 5}}),
+    ];
+    let input = dir.path().join("batch.jsonl");
+    std::fs::write(
+        &input,
+        lines
+            .iter()
+            .map(|line| format!("{line}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let output = run(
+        &["batch", input.to_str().unwrap(), "--max-memory", "1MiB"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let outcomes: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), 4);
+    assert_eq!(outcomes[0]["ok"], true);
+    assert_host_error(&outcomes[1], "create", json!("b-2"), "memory limit");
+    assert_host_error(
+        &outcomes[2],
+        "maintenance.create",
+        Value::Null,
+        "memory limit",
+    );
+    assert_eq!(keys(&outcomes[1]), keys(&outcomes[0]));
+    assert_eq!(outcomes[3]["ok"], true);
+    assert_eq!(outcomes[3]["runId"], "b-4");
+    let history = stdout_json(&run(&["history", "--json"], dir.path()));
+    assert_eq!(history["changes"].as_array().unwrap().len(), 2);
+
+    // An unknown action is still a usage error that ends the batch.
+    std::fs::write(&input, "{\"run\": \"nope\", \"config\": {}}\n").unwrap();
+    let output = run(&["batch", input.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_host_error_in_a_tick_is_a_failed_run_in_its_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let parked = run(
+        &[
+            "run",
+            "set_system",
+            "--now",
+            "2026-03-01T10:00:00Z",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+        ],
+        dir.path(),
+    );
+    assert!(parked.status.success());
+    let output = run(
+        &[
+            "tick",
+            "--now",
+            "2026-03-01T10:01:00Z",
+            "--max-memory",
+            "64KiB",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let ticked = stdout_json(&output);
+    assert_eq!(ticked["ok"], false);
+    assert_eq!(ticked["runs"].as_array().unwrap().len(), 1);
+    assert_host_error(
+        &ticked["runs"][0],
+        "maintenance.advance_status",
+        Value::Null,
+        "instantiation failed",
+    );
+    // The failed job run recorded nothing, so the next tick runs it.
+    let again = stdout_json(&run(
+        &["tick", "--now", "2026-03-01T10:01:00Z", "--json"],
+        dir.path(),
+    ));
+    assert_eq!(
+        again["runs"][0]["events"][0]["payload"]["status"],
+        "in_progress"
+    );
+}
+
+#[test]
+fn a_clock_the_plugin_cannot_show_is_refused_with_exit_2() {
+    const RANGE: [&str; 2] = ["1970-01-01T00:00:00Z", "2262-04-11T23:47:16.854775807Z"];
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |name: &str, now: &str, steps: Value| {
+        let file = dir.path().join(name);
+        std::fs::write(
+            &file,
+            json!({"name": name, "now": now, "steps": steps}).to_string(),
+        )
+        .unwrap();
+        file.to_str().unwrap().to_owned()
+    };
+    let park = json!([{"run": "set_system", "config": {"systemId": "a", "durationMinutes": 5}}]);
+    let early = scenario("early.json", "1969-12-31T23:59:59.999Z", park.clone());
+    let late = scenario("late.json", "2262-04-11T23:47:17Z", park.clone());
+    let config = r#"{"systemId":"a","durationMinutes":5}"#;
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "run",
+                "set_system",
+                "--memory",
+                "--now",
+                "1969-12-31T23:59:59Z",
+                "--config",
+                config,
+            ],
+            "--now",
+        ),
+        (
+            &[
+                "run",
+                "set_system",
+                "--memory",
+                "--now",
+                "2262-04-11T23:47:17Z",
+                "--config",
+                config,
+            ],
+            "--now",
+        ),
+        (&["tick", "--now", "1900-01-01T00:00:00Z"], "--now"),
+        (
+            &["tick", "--now", "3000-01-01T00:00:00Z", "--json"],
+            "--now",
+        ),
+        (&["scenario", &early], "\"now\""),
+        (&["scenario", &late, "--json"], "\"now\""),
+        (&["demo", &late], "\"now\""),
+    ];
+    for (args, names) in cases {
+        let output = run(args, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        for expected in [names, &"out", &RANGE[0], &RANGE[1]] {
+            assert!(
+                stderr.contains(*expected),
+                "{args:?}: {expected} missing from {stderr}"
+            );
+        }
+    }
+    assert!(
+        !dir.path().join(".automation-harness").exists(),
+        "a refused tick opened the store"
+    );
+
+    // Both ends of the range are fine.
+    for now in ["1970-01-01T00:00:00Z", "2262-04-11T23:47:16Z"] {
+        let output = run(
+            &[
+                "run",
+                "set_system",
+                "--memory",
+                "--json",
+                "--now",
+                now,
+                "--config",
+                config,
+            ],
+            dir.path(),
+        );
+        assert!(
+            output.status.success(),
+            "{now}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let outcome = stdout_json(&output);
+        assert_eq!(outcome["artifact"]["startAt"], now.replace('Z', ".000Z"));
+    }
+
+    // Advancing a scenario's clock past the end fails that step.
+    let advance = scenario(
+        "advance.json",
+        "2262-04-11T23:00:00Z",
+        json!([{"advance": "PT30M"}, {"advance": "PT30M"}]),
+    );
+    let output = run(&["scenario", &advance, "--json"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let report = &stdout_json(&output)[0]["report"];
+    assert_eq!(report["steps"][0]["passed"], true, "{report}");
+    let error = report["steps"][1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("PT30M") && error.contains(RANGE[1]),
+        "{error}"
+    );
 }

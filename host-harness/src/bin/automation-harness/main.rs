@@ -5,17 +5,19 @@
 //! Exit status: 0 success; 1 a failed run or a failed expectation; 2 a
 //! usage, file or plugin-loading error, reported on one line.
 
+mod faults;
 mod print;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use automation_harness::scenario::{Scenario, run_scenario};
 use automation_harness::{
-    Actor, ActorType, Backend, Harness, MemoryBackend, Plugin, RunRequest, SqliteBackend,
-    UnknownAction,
+    ActionFailure, Actor, ActorType, Backend, Harness, Limits, MemoryBackend, Plugin, RunOutcome,
+    RunRequest, SqliteBackend, UnknownAction,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -71,9 +73,12 @@ enum Command {
     Tick {
         #[command(flatten)]
         store: StoreArgs,
-        /// Take this RFC 3339 instant as now instead of the real clock.
+        /// Take this RFC 3339 instant as now instead of the real clock;
+        /// between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16.854775807Z.
         #[arg(long, value_name = "INSTANT")]
         now: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -81,13 +86,17 @@ enum Command {
     /// Run many actions against a store, one per line of JSON
     /// (`{"run": ACTION, "config": {...}, "actor"?, "runId"?, "secrets"?}`),
     /// printing each committed outcome as one JSON line as soon as it is
-    /// durable.
+    /// durable. A run stopped by a host error (a trap, a limit) is rolled
+    /// back and reported as a line with `error.kind` `host`; the batch goes
+    /// on.
     Batch {
         /// The file of JSON lines; standard input when absent or `-`.
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run scenario files, each on a fresh in-memory store.
     Scenario {
@@ -133,16 +142,67 @@ struct RunArgs {
     /// The run's id; generated when absent.
     #[arg(long, value_name = "ID")]
     run_id: Option<String>,
-    /// Fix the host clock at this RFC 3339 instant.
+    /// Fix the host clock at this RFC 3339 instant, between
+    /// 1970-01-01T00:00:00Z and 2262-04-11T23:47:16.854775807Z.
     #[arg(long, value_name = "INSTANT")]
     now: Option<DateTime<Utc>>,
     /// A secret of the run, masked in the persisted changes and events.
     /// Repeatable.
     #[arg(long = "secret", value_name = "VALUE")]
     secrets: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// What each run may consume; a run that passes a limit is stopped and
+/// rolled back, and reported as a host error.
+#[derive(Args)]
+struct LimitArgs {
+    /// Stop a run after this many milliseconds of wall time (default
+    /// 1000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    deadline_ms: Option<u64>,
+    /// Cap a run's linear memory: bytes, or a number with KiB, MiB or GiB
+    /// (default 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<usize>,
+}
+
+/// `65536`, `64KiB`, `64MiB`, `1GiB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => return Err("expected bytes, or a number with KiB, MiB or GiB".to_owned()),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| format!("{text:?} is not a size from 1 byte to {}", usize::MAX))
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(ms) = self.deadline_ms {
+            limits.deadline = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = self.max_memory {
+            limits.memory_bytes = bytes;
+        }
+        limits
+    }
 }
 
 fn parse_actor(text: &str) -> Result<Actor, String> {
@@ -181,20 +241,66 @@ fn usage(error: anyhow::Error) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match execute(cli) {
+    match faults::init().map_err(usage).and_then(|()| execute(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(error) => {
-            let usage_error =
-                error.is::<UsageError>() || error.chain().any(|cause| cause.is::<UnknownAction>());
-            eprintln!("error: {}", one_line(&format!("{error:#}")));
-            ExitCode::from(if usage_error { 2 } else { 1 })
+            eprintln!("error: {}", error_line(&error));
+            ExitCode::from(if is_usage_error(&error) { 2 } else { 1 })
         }
     }
 }
 
+/// Whether `error` ends the command with status 2 rather than 1.
+fn is_usage_error(error: &anyhow::Error) -> bool {
+    error.is::<UsageError>() || error.chain().any(|cause| cause.is::<UnknownAction>())
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An error's whole chain on one line.
+fn error_line(error: &anyhow::Error) -> String {
+    one_line(&format!("{error:#}"))
+}
+
+/// Refuses a `--now` the plugin's clock cannot show.
+fn check_now(now: Option<DateTime<Utc>>) -> anyhow::Result<()> {
+    match now {
+        Some(now) => automation_harness::clock::check_instant(now)
+            .map(drop)
+            .context("--now")
+            .map_err(usage),
+        None => Ok(()),
+    }
+}
+
+/// A run that ended in a host error (a trap, a limit, a broken protocol, a
+/// store failure), as one object with the keys of `run --json`: `ok` false,
+/// `error.kind` `host`, `error.message` the whole error chain on one line,
+/// no changes, events or logs. `runId` is null when the request named none.
+fn host_error_json(
+    action: &str,
+    run_id: Option<&str>,
+    error: &anyhow::Error,
+    wall_time: Duration,
+) -> Value {
+    let message = error_line(error);
+    let outcome = RunOutcome {
+        run_id: String::new(),
+        action: action.to_owned(),
+        result: Err(ActionFailure::Internal(message.clone())),
+        changes: Vec::new(),
+        events: Vec::new(),
+        logs: Vec::new(),
+        fuel_consumed: None,
+        wall_time,
+    };
+    let mut json = outcome.to_json();
+    json["runId"] = json!(run_id);
+    json["error"] = json!({ "kind": "host", "message": message, "problems": [] });
+    json
 }
 
 /// Runs the command; `Ok(false)` when a run or an expectation failed.
@@ -210,17 +316,30 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Run(args) => {
+            check_now(args.now)?;
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
             run(plugin, args)
         }
         Command::History { store, json } => history(&store.store, json),
-        Command::Tick { store, now, json } => {
+        Command::Tick {
+            store,
+            now,
+            limits,
+            json,
+        } => {
+            check_now(now)?;
+            let limits = limits.limits();
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            tick(plugin, &store.store, now, json)
+            tick(plugin, &store.store, now, limits, json)
         }
-        Command::Batch { file, store } => {
+        Command::Batch {
+            file,
+            store,
+            limits,
+        } => {
+            let limits = limits.limits();
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            batch(plugin, file.as_deref(), &store.store)
+            batch(plugin, file.as_deref(), &store.store, limits)
         }
         Command::Scenario { files, json } => {
             let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
@@ -278,18 +397,38 @@ fn run(plugin: Plugin, args: RunArgs) -> anyhow::Result<bool> {
     let backend: Arc<dyn Backend> = if args.memory {
         Arc::new(MemoryBackend::new())
     } else {
-        Arc::new(SqliteBackend::open(&args.store.store).map_err(usage)?)
+        faults::store(SqliteBackend::open(&args.store.store).map_err(usage)?)
     };
-    let mut builder = Harness::builder().backend(backend);
+    let mut builder = Harness::builder()
+        .backend(backend)
+        .limits(args.limits.limits());
     if let Some(now) = args.now {
         builder = builder.fixed_clock(now);
     }
     let harness = builder.with_plugin(plugin);
-    let mut request = RunRequest::new(args.action, config);
+    let mut request = RunRequest::new(args.action.clone(), config);
     request.actor = args.actor;
-    request.run_id = args.run_id;
+    request.run_id = args.run_id.clone();
     request.secrets = args.secrets;
-    let outcome = harness.run(request)?;
+    let started = Instant::now();
+    let outcome = match harness.run(request) {
+        Ok(outcome) => outcome,
+        Err(error) if args.json && !is_usage_error(&error) => {
+            // A script reads stdout: it gets an outcome like any other.
+            let json = host_error_json(
+                &args.action,
+                args.run_id.as_deref(),
+                &error,
+                started.elapsed(),
+            );
+            faults::before_print();
+            print::json(&json);
+            eprintln!("error: {}", error_line(&error));
+            return Ok(false);
+        }
+        Err(error) => return Err(error),
+    };
+    faults::before_print();
     if args.json {
         print::json(&outcome.to_json());
     } else {
@@ -305,16 +444,38 @@ fn tick(
     plugin: Plugin,
     store: &Path,
     now: Option<DateTime<Utc>>,
+    limits: Limits,
     json: bool,
 ) -> anyhow::Result<bool> {
     let backend = SqliteBackend::open(store).map_err(usage)?;
-    let mut builder = Harness::builder().backend(Arc::new(backend));
+    let mut builder = Harness::builder()
+        .backend(faults::store(backend))
+        .limits(limits);
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
     let harness = builder.with_plugin(plugin);
-    let outcomes = harness.tick()?;
+    let started = Instant::now();
+    let outcomes = match harness.tick() {
+        Ok(outcomes) => outcomes,
+        Err(error) if json && !is_usage_error(&error) => {
+            // Which job failed is only known when the plugin has one.
+            let mut jobs = harness.catalog().jobs.values();
+            let action = match (jobs.next(), jobs.next()) {
+                (Some(job), None) => Value::from(job.id.as_str()),
+                _ => Value::Null,
+            };
+            let mut run = host_error_json("", None, &error, started.elapsed());
+            run["action"] = action;
+            faults::before_print();
+            print::json(&json!({ "ok": false, "runs": [run] }));
+            eprintln!("error: {}", error_line(&error));
+            return Ok(false);
+        }
+        Err(error) => return Err(error),
+    };
     let ok = outcomes.iter().all(|outcome| outcome.is_ok());
+    faults::before_print();
     if json {
         let runs: Vec<Value> = outcomes.iter().map(|outcome| outcome.to_json()).collect();
         print::json(&json!({ "ok": ok, "runs": runs }));
@@ -328,7 +489,12 @@ fn tick(
     Ok(ok)
 }
 
-fn batch(plugin: Plugin, file: Option<&Path>, store: &Path) -> anyhow::Result<bool> {
+fn batch(
+    plugin: Plugin,
+    file: Option<&Path>,
+    store: &Path,
+    limits: Limits,
+) -> anyhow::Result<bool> {
     use std::io::{BufRead, Write};
     let input: Box<dyn BufRead> = match file {
         Some(path) if path != Path::new("-") => Box::new(std::io::BufReader::new(
@@ -340,7 +506,8 @@ fn batch(plugin: Plugin, file: Option<&Path>, store: &Path) -> anyhow::Result<bo
     };
     let backend = SqliteBackend::open(store).map_err(usage)?;
     let harness = Harness::builder()
-        .backend(Arc::new(backend))
+        .backend(faults::store(backend))
+        .limits(limits)
         .with_plugin(plugin);
     let mut out = std::io::stdout().lock();
     let mut all_ok = true;
@@ -352,15 +519,28 @@ fn batch(plugin: Plugin, file: Option<&Path>, store: &Path) -> anyhow::Result<bo
         let step: automation_harness::scenario::Step = serde_json::from_str(&line)
             .with_context(|| format!("line {} is not a run", index + 1))
             .map_err(usage)?;
-        let mut request = RunRequest::new(step.run, step.config);
+        let mut request = RunRequest::new(step.run.clone(), step.config);
         request.actor = step.actor;
-        request.run_id = step.run_id;
+        request.run_id = step.run_id.clone();
         request.secrets = step.secrets;
-        let outcome = harness.run(request)?;
-        all_ok &= outcome.is_ok();
+        let started = Instant::now();
+        let outcome = match harness.run(request) {
+            Ok(outcome) => outcome.to_json(),
+            Err(error) if is_usage_error(&error) => {
+                return Err(error.context(format!("line {}", index + 1)));
+            }
+            // A host error rolled the run back, like a failed run: report
+            // it as that run's line and go on with the next.
+            Err(error) => {
+                eprintln!("error: line {}: {}", index + 1, error_line(&error));
+                host_error_json(&step.run, step.run_id.as_deref(), &error, started.elapsed())
+            }
+        };
+        all_ok &= outcome["ok"] == Value::Bool(true);
         // One line per run, flushed once the run is committed, so whoever
         // reads the output knows exactly which runs are durable.
-        writeln!(out, "{}", outcome.to_json())?;
+        faults::before_print();
+        writeln!(out, "{outcome}")?;
         out.flush()?;
     }
     Ok(all_ok)
@@ -435,4 +615,44 @@ fn demo(plugin: &Plugin, plugin_path: &Path, file: &Path) -> anyhow::Result<bool
         bail!("{} has no steps", file.display());
     }
     Ok(report.passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_bytes_or_binary_units() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        for bad in [
+            "",
+            "0",
+            "0MiB",
+            "1MB",
+            "1 MiB",
+            "-1",
+            "MiB",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_host_error_has_the_keys_of_an_outcome() {
+        let error = anyhow!("out of fuel").context("plugin p, action a trapped");
+        let json = host_error_json("a", Some("r"), &error, Duration::from_millis(3));
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["runId"], "r");
+        assert_eq!(
+            json["error"],
+            json!({"kind": "host", "message": "plugin p, action a trapped: out of fuel", "problems": []})
+        );
+        assert_eq!(json["wallTimeMs"], 3.0);
+        let json = host_error_json("a", None, &error, Duration::ZERO);
+        assert_eq!(json["runId"], Value::Null);
+    }
 }
