@@ -64,6 +64,17 @@ pub(crate) fn bounded<R>(
     })
 }
 
+/// A size as limits are stated: in the largest of MiB, KiB or bytes that
+/// shows it exactly (`64 MiB`, `1536 KiB`, `1000 bytes`).
+pub fn format_bytes(bytes: usize) -> String {
+    match bytes {
+        0 => "0 bytes".into(),
+        _ if bytes % (1 << 20) == 0 => format!("{} MiB", bytes >> 20),
+        _ if bytes % (1 << 10) == 0 => format!("{} KiB", bytes >> 10),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
 /// Caps linear memory and tables, and remembers when it refused, so the
 /// trap that follows can be reported as what it is.
 pub(crate) struct MemoryCap {
@@ -181,4 +192,18 @@ pub fn default_engine() -> anyhow::Result<Engine> {
     }
     let engine = engine(EngineOptions::default())?;
     Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_bytes;
+
+    #[test]
+    fn sizes_are_stated_exactly() {
+        assert_eq!(format_bytes(64 << 20), "64 MiB");
+        assert_eq!(format_bytes(64 << 10), "64 KiB");
+        assert_eq!(format_bytes(1536 << 10), "1536 KiB");
+        assert_eq!(format_bytes(1000), "1000 bytes");
+        assert_eq!(format_bytes(0), "0 bytes");
+    }
 }

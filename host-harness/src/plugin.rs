@@ -502,7 +502,10 @@ pub(crate) fn trap_report(error: wasmtime::Error, state: &HostState) -> anyhow::
         return anyhow!("fuel limit of {} reached", limits.fuel.unwrap_or(u64::MAX));
     }
     if state.memory.refused {
-        return anyhow!("memory limit of {} MiB reached", limits.memory_bytes >> 20);
+        return anyhow!(
+            "memory limit of {} reached",
+            crate::limits::format_bytes(limits.memory_bytes)
+        );
     }
     let stderr = state.stderr_text();
     let reason = match trap {

@@ -430,11 +430,7 @@ impl Harness {
                 ),
             }]
         } else {
-            config_schema
-                .problems(&request.config)
-                .into_iter()
-                .filter(|_| false)
-                .collect()
+            config_schema.problems(&request.config)
         };
         if !problems.is_empty() {
             return Ok(Prepared::Refused(RunOutcome::failed(
@@ -551,6 +547,12 @@ impl Harness {
                 invocation.local_id()
             )
         };
+        // A clock the plugin cannot be shown (WASI counts nanoseconds from
+        // 1970 in 64 bits) fails the run rather than showing it another
+        // instant.
+        crate::clock::check_instant(self.clock.now())
+            .map_err(anyhow::Error::from)
+            .with_context(context)?;
         let mut txn = self.backend.begin().with_context(context)?;
         // Holding the write lock, so no other run, in this process or
         // another, can claim the same work between this check and the

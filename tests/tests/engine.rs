@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use automation_harness::backend::{Savepoint, Transaction};
 use automation_harness::{
-    Actor, ActorType, Backend, ChangeRecord, EventRecord, RunRequest, StoreSnapshot,
+    Actor, ActorType, Backend, ChangeRecord, EventRecord, Harness, RunRequest, StoreSnapshot,
 };
 use integration_tests::*;
 use serde_json::json;
@@ -367,3 +367,22 @@ on_every_backend!(
     failed_runs_change_nothing,
     secrets_are_masked_in_persisted_changes_and_events_only,
 );
+
+#[test]
+fn a_host_clock_the_plugin_cannot_be_shown_fails_the_run_and_writes_nothing() {
+    for instant in ["1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z"] {
+        let harness = Harness::builder()
+            .fixed_clock(instant.parse().unwrap())
+            .with_plugin(plugin());
+        let error = harness
+            .run(RunRequest::new(
+                "set_system",
+                json!({"systemId": "db-1", "durationMinutes": 30}),
+            ))
+            .expect_err(instant);
+        let message = format!("{error:#}");
+        assert!(message.contains("set_system"), "{message}");
+        assert!(message.contains("outside the range"), "{message}");
+        assert_eq!(snapshot(&harness), Default::default(), "{instant}");
+    }
+}
