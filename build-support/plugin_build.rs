@@ -9,6 +9,7 @@
 //! package with different features write the same artifact path.
 
 use std::env;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,6 +45,7 @@ pub fn build_component(
             workspace.join(watched).display()
         );
     }
+    ensure_target_installed()?;
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
@@ -78,8 +80,7 @@ pub fn build_component(
         .map_err(|error| format!("cannot run cargo to build the plugin component: {error}"))?;
     if !status.success() {
         return Err(format!(
-            "building the plugin component failed ({status}); is the {TARGET} target installed? \
-             `rustup target add {TARGET}`"
+            "building the plugin component failed ({status}); the errors are above"
         ));
     }
     let artifact = target_dir
@@ -110,4 +111,112 @@ pub fn build_component(
             )
         })?;
     Ok(copy)
+}
+
+/// What [`ensure_target`] found or did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TargetStatus {
+    /// The toolchain already had the target's standard library.
+    Present,
+    /// rustup installed it, with this command line.
+    Installed(String),
+}
+
+/// Makes sure the toolchain that builds the component, the one running
+/// this build (`RUSTC`, which the nested cargo inherits), has the wasm
+/// target's standard library, installing it with rustup when it is
+/// missing, and says so in one line.
+///
+/// rustup's own answer to a missing target (`targets` in
+/// `rust-toolchain.toml`) is not relied on: with `RUSTUP_AUTO_INSTALL=0` it
+/// installs nothing, and otherwise it may update the whole channel, changing
+/// the user's compiler without asking. Installing one target into the
+/// toolchain the user already runs changes nothing else.
+fn ensure_target_installed() -> Result<(), String> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = sysroot(&rustc)?;
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let rustup = find_on_path("rustup", env::var_os("PATH"));
+    if let TargetStatus::Installed(command) =
+        ensure_target(&sysroot, toolchain.as_deref(), rustup.as_deref())?
+    {
+        println!("cargo::warning=the {TARGET} target was missing: ran `{command}`");
+    }
+    Ok(())
+}
+
+/// The sysroot of `rustc`, where each installed target has its standard
+/// library.
+fn sysroot(rustc: &std::ffi::OsStr) -> Result<PathBuf, String> {
+    let output = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", rustc.to_string_lossy()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{} --print sysroot` failed: {}",
+            rustc.to_string_lossy(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    ))
+}
+
+/// Where the standard library of [`TARGET`] lives in `sysroot`.
+pub fn target_libdir(sysroot: &Path) -> PathBuf {
+    sysroot.join("lib").join("rustlib").join(TARGET).join("lib")
+}
+
+/// The first executable called `name` in the directories of `path`.
+pub fn find_on_path(name: &str, path: Option<OsString>) -> Option<PathBuf> {
+    env::split_paths(&path?)
+        .map(|directory| directory.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Checks `sysroot` for [`TARGET`] and, when it is missing, runs
+/// `rustup target add` for `toolchain` (rustup's name for the running
+/// toolchain; rustup sets `RUSTUP_TOOLCHAIN` for the tools it starts).
+/// Without rustup it fails at once, with one line saying what to do.
+pub fn ensure_target(
+    sysroot: &Path,
+    toolchain: Option<&str>,
+    rustup: Option<&Path>,
+) -> Result<TargetStatus, String> {
+    let libdir = target_libdir(sysroot);
+    if libdir.is_dir() {
+        return Ok(TargetStatus::Present);
+    }
+    let Some(rustup) = rustup else {
+        return Err(format!(
+            "the {TARGET} standard library is missing from {} and rustup is not on PATH: \
+             install the {TARGET} target for this Rust toolchain (with rustup: \
+             `rustup target add {TARGET}`), then build again",
+            sysroot.display()
+        ));
+    };
+    let mut arguments = vec!["target", "add", TARGET];
+    if let Some(toolchain) = toolchain {
+        arguments.extend(["--toolchain", toolchain]);
+    }
+    let command = format!("rustup {}", arguments.join(" "));
+    let status = Command::new(rustup)
+        .args(&arguments)
+        .status()
+        .map_err(|error| format!("cannot run `{command}`: {error}"))?;
+    if !status.success() {
+        return Err(format!(
+            "`{command}` failed ({status}); the {TARGET} target is needed to build the plugin component"
+        ));
+    }
+    if !libdir.is_dir() {
+        return Err(format!(
+            "`{command}` succeeded but {} still has no {TARGET} standard library; \
+             is this toolchain managed by rustup?",
+            sysroot.display()
+        ));
+    }
+    Ok(TargetStatus::Installed(command))
 }

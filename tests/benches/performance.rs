@@ -19,13 +19,38 @@ use integration_tests::native::NativeMaintenance;
 use integration_tests::{PLUGIN_WASM, create_config, external_id, now};
 use serde_json::{Value, json};
 
-/// Runs per action and mode; the median is reported.
-const ACTION_SAMPLES: usize = 400;
-const START_SAMPLES: usize = 20;
-const INSTANTIATION_SAMPLES: usize = 5_000;
-const THROUGHPUT_RUNS: usize = 2_000;
-const SCALE_WINDOWS: usize = 100_000;
-const SCALE_SAMPLES: usize = 300;
+/// How much each section measures.
+#[derive(Clone, Copy)]
+struct Sizes {
+    /// Runs per action and mode; the median is reported.
+    action_samples: usize,
+    start_samples: usize,
+    instantiation_samples: usize,
+    throughput_runs: usize,
+    scale_windows: usize,
+    scale_samples: usize,
+}
+
+/// What `cargo bench` measures.
+const FULL: Sizes = Sizes {
+    action_samples: 400,
+    start_samples: 20,
+    instantiation_samples: 5_000,
+    throughput_runs: 2_000,
+    scale_windows: 100_000,
+    scale_samples: 300,
+};
+
+/// What `cargo test --benches` runs: every section and assert, in
+/// seconds; its figures mean nothing.
+const SMOKE: Sizes = Sizes {
+    action_samples: 3,
+    start_samples: 2,
+    instantiation_samples: 10,
+    throughput_runs: 10,
+    scale_windows: 20,
+    scale_samples: 3,
+};
 
 const ACTIONS: [&str; 5] = [
     "create",
@@ -106,7 +131,7 @@ fn action_config(action: &str, window: &str, n: usize) -> Value {
 /// run, so a machine that slows down or speeds up affects them alike.
 /// `clear_system` is timed on a system `set_system` parked just before,
 /// untimed.
-fn action_latencies(plugin: &Plugin) -> Vec<[Duration; 3]> {
+fn action_latencies(plugin: &Plugin, sizes: Sizes) -> Vec<[Duration; 3]> {
     ACTIONS
         .iter()
         .map(|action| {
@@ -121,7 +146,7 @@ fn action_latencies(plugin: &Plugin) -> Vec<[Duration; 3]> {
             });
             let mut samples: [Vec<Duration>; 3] = Default::default();
             // The first round is untimed: it warms the reused instance.
-            for n in 0..=ACTION_SAMPLES {
+            for n in 0..=sizes.action_samples {
                 for (index, mode) in MODES.iter().enumerate() {
                     let (harness, window) = &harnesses[index];
                     if *action == "clear_system" {
@@ -149,7 +174,7 @@ fn action_latencies(plugin: &Plugin) -> Vec<[Duration; 3]> {
         .collect()
 }
 
-fn starts(path: &Path) {
+fn starts(path: &Path, sizes: Sizes) {
     let bytes = std::fs::read(path).expect("the component");
     println!(
         "Component: {} bytes ({:.1} KiB)",
@@ -161,7 +186,7 @@ fn starts(path: &Path) {
     let mut cold = Vec::new();
     let mut warm_component = Vec::new();
     let mut warm_plugin = Vec::new();
-    for _ in 0..START_SAMPLES {
+    for _ in 0..sizes.start_samples {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let cache = ComponentCache::new(dir.path().to_path_buf());
         let started = Instant::now();
@@ -177,7 +202,10 @@ fn starts(path: &Path) {
         Plugin::load_cached(&engine, path, &cache).expect("warm load");
         warm_plugin.push(started.elapsed());
     }
-    println!("\nStart-up (median of {START_SAMPLES}, pooling engine)");
+    println!(
+        "\nStart-up (median of {}, pooling engine)",
+        sizes.start_samples
+    );
     println!(
         "  cold: compile, cache, link, read catalog  {:>9.2} ms",
         millis(median(cold))
@@ -192,10 +220,11 @@ fn starts(path: &Path) {
     );
 }
 
-fn instantiation(path: &Path) {
+fn instantiation(path: &Path, sizes: Sizes) {
     println!(
-        "\nInstantiation (median of {INSTANTIATION_SAMPLES}, store + instance, nothing run; \
-         allocators interleaved)"
+        "\nInstantiation (median of {}, store + instance, nothing run; allocators \
+         interleaved; teardown, where the pooled slot is reset, timed apart)",
+        sizes.instantiation_samples
     );
     let allocators = [("pooling allocator", true), ("on-demand allocator", false)];
     let harnesses = allocators.map(|(_, pooling)| {
@@ -207,25 +236,34 @@ fn instantiation(path: &Path) {
         let plugin = Plugin::load(&engine, path).expect("the plugin loads");
         Harness::builder().with_plugin(plugin)
     });
-    let mut samples: [Vec<Duration>; 2] = Default::default();
-    for _ in 0..INSTANTIATION_SAMPLES {
-        for (harness, samples) in harnesses.iter().zip(samples.iter_mut()) {
+    let mut created: [Vec<Duration>; 2] = Default::default();
+    let mut dropped: [Vec<Duration>; 2] = Default::default();
+    for _ in 0..sizes.instantiation_samples {
+        for (index, harness) in harnesses.iter().enumerate() {
             let started = Instant::now();
             let instance = harness.instantiate().expect("instantiates");
-            samples.push(started.elapsed());
+            created[index].push(started.elapsed());
+            let started = Instant::now();
             drop(instance);
+            dropped[index].push(started.elapsed());
         }
     }
-    for ((name, _), samples) in allocators.iter().zip(samples) {
-        println!("  {name:<20} {:>9.1} µs", micros(median(samples)));
+    println!("  {:<20} {:>12} {:>12}", "", "instantiate", "teardown");
+    for (((name, _), created), dropped) in allocators.iter().zip(created).zip(dropped) {
+        println!(
+            "  {name:<20} {:>9.1} µs {:>9.1} µs",
+            micros(median(created)),
+            micros(median(dropped))
+        );
     }
 }
 
-fn actions(plugin: &Plugin) {
-    let latencies = action_latencies(plugin);
+fn actions(plugin: &Plugin, sizes: Sizes) {
+    let latencies = action_latencies(plugin, sizes);
     println!(
-        "\nPer-action latency, in-memory store (median of {ACTION_SAMPLES}, µs, whole run: \
-         config check, engine, derive, commit; modes interleaved)"
+        "\nPer-action latency, in-memory store (median of {}, µs, whole run: \
+         config check, engine, derive, commit; modes interleaved)",
+        sizes.action_samples
     );
     println!(
         "  {:<13} {:>9} {:>9} {:>9} {:>14} {:>16}",
@@ -244,7 +282,9 @@ fn actions(plugin: &Plugin) {
     }
 }
 
-fn throughput(plugin: &Plugin) {
+fn throughput(plugin: &Plugin, sizes: Sizes) {
+    // Where the file lives decides what an fsync costs (nothing on
+    // tmpfs): name it. TMPDIR moves it.
     let dir = tempfile::tempdir().expect("a temporary directory");
     let backend: Arc<dyn Backend> =
         Arc::new(SqliteBackend::open(&dir.path().join("store.sqlite3")).expect("SQLite opens"));
@@ -255,7 +295,7 @@ fn throughput(plugin: &Plugin) {
         RunRequest::new("create", create_config(&["db-1"])),
     ));
     let started = Instant::now();
-    for n in 0..THROUGHPUT_RUNS {
+    for n in 0..sizes.throughput_runs {
         let system = format!("sys-{}", n % 50);
         let (action, config) = match n % 5 {
             0 => ("create", create_config(&["db-1"])),
@@ -279,16 +319,56 @@ fn throughput(plugin: &Plugin) {
         run(&harness, Mode::Fresh, RunRequest::new(action, config));
     }
     let elapsed = started.elapsed();
+    let runs = sizes.throughput_runs;
     println!(
         "\nThroughput on SQLite (WAL, synchronous=FULL; one thread; fresh instances; the five \
-         actions in turn)"
+         actions in turn; store in {} on {})",
+        dir.path().display(),
+        file_system_of(dir.path())
     );
     println!(
-        "  {THROUGHPUT_RUNS} runs in {:.2} s: {:.0} runs/s ({:.0} µs per run)",
+        "  {runs} runs in {:.2} s: {:.0} runs/s ({:.0} µs per run)",
         elapsed.as_secs_f64(),
-        THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64(),
-        micros(elapsed) / THROUGHPUT_RUNS as f64
+        runs as f64 / elapsed.as_secs_f64(),
+        micros(elapsed) / runs as f64
     );
+}
+
+/// The type of the file system `path` is on, from the longest matching
+/// mount point in /proc/mounts.
+fn file_system_of(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, mount_point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            path.starts_with(mount_point)
+                .then(|| (mount_point.len(), kind.to_owned()))
+        })
+        .max()
+        .map_or_else(|| "an unknown file system".into(), |(_, kind)| kind)
+}
+
+/// The commit the bench was built from, with `+dirty` for local changes.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(head) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(status) if !status.is_empty() => format!("{head}+dirty"),
+            _ => head,
+        },
+        None => "unknown".into(),
+    }
 }
 
 /// A harness whose store holds `windows` windows of other systems.
@@ -330,13 +410,13 @@ fn park_and_clear(harness: &Harness) -> Duration {
     elapsed
 }
 
-fn scale(plugin: &Plugin) {
+fn scale(plugin: &Plugin, sizes: Sizes) {
     let stores = [
         store_with_windows(plugin, 0),
-        store_with_windows(plugin, SCALE_WINDOWS),
+        store_with_windows(plugin, sizes.scale_windows),
     ];
     let mut samples: [Vec<Duration>; 2] = Default::default();
-    for round in 0..=SCALE_SAMPLES {
+    for round in 0..=sizes.scale_samples {
         for (harness, samples) in stores.iter().zip(samples.iter_mut()) {
             let elapsed = park_and_clear(harness);
             if round > 0 {
@@ -347,21 +427,30 @@ fn scale(plugin: &Plugin) {
     let [empty, large] = samples.map(median);
     println!(
         "\nScale: set_system + clear_system of one system, fresh instances, in-memory store \
-         (median of {SCALE_SAMPLES}, stores interleaved)"
+         (median of {}, stores interleaved)",
+        sizes.scale_samples
     );
     println!(
         "  empty store                      {:>9.1} µs",
         micros(empty)
     );
     println!(
-        "  {SCALE_WINDOWS} windows of other systems {:>9.1} µs",
+        "  {} windows of other systems {:>9.1} µs",
+        sizes.scale_windows,
         micros(large)
     );
     println!("  ratio: {:.2}", large.as_secs_f64() / empty.as_secs_f64());
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument picks sections.
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // gets a smoke run of every section, so the asserts run with the
+    // tests. A filter argument picks sections.
+    let sizes = if std::env::args().any(|arg| arg == "--bench") {
+        FULL
+    } else {
+        SMOKE
+    };
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -371,15 +460,16 @@ fn main() {
     let path_override = std::env::var("AUTOMATION_BENCH_PLUGIN").ok();
     let path = Path::new(path_override.as_deref().unwrap_or(PLUGIN_WASM));
     println!(
-        "machine: {} logical CPUs; {}",
+        "machine: {} logical CPUs; {}; commit {}",
         std::thread::available_parallelism().map_or(0, usize::from),
-        std::env::consts::ARCH
+        std::env::consts::ARCH,
+        commit()
     );
     if wanted("start") {
-        starts(path);
+        starts(path, sizes);
     }
     if wanted("instantiation") {
-        instantiation(path);
+        instantiation(path, sizes);
     }
     let plugin = Plugin::load(
         &automation_harness::default_engine().expect("an engine"),
@@ -387,12 +477,12 @@ fn main() {
     )
     .expect("the plugin loads");
     if wanted("actions") {
-        actions(&plugin);
+        actions(&plugin, sizes);
     }
     if wanted("throughput") {
-        throughput(&plugin);
+        throughput(&plugin, sizes);
     }
     if wanted("scale") {
-        scale(&plugin);
+        scale(&plugin, sizes);
     }
 }
