@@ -20,15 +20,31 @@ pub fn now() -> DateTime<Utc> {
     NOW.parse().expect("NOW is a valid instant")
 }
 
-/// The plugin, compiled once per test binary.
+/// The plugin, loaded once per test binary.
 pub fn plugin() -> Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN
         .get_or_init(|| {
             let engine = automation_harness::default_engine().expect("an engine");
-            Plugin::load(&engine, Path::new(PLUGIN_WASM)).expect("the plugin component loads")
+            load(&engine, Path::new(PLUGIN_WASM))
         })
         .clone()
+}
+
+/// Loads the component at `path` for `engine`, compiled at most once per
+/// test run: the test binaries share compiled components through the
+/// harness's on-disk cache, next to the built components in the target
+/// directory (entries are keyed by the component and the engine's
+/// settings, so engines with fuel get their own).
+pub fn load(engine: &automation_harness::wasmtime::Engine, path: &Path) -> Plugin {
+    let dir = Path::new(PLUGIN_WASM)
+        .parent()
+        .expect("the components directory")
+        .join("compiled");
+    let cache = automation_harness::cache::ComponentCache::new(dir);
+    Plugin::load_cached(engine, path, &cache)
+        .unwrap_or_else(|error| panic!("{} loads: {error:#}", path.display()))
+        .0
 }
 
 /// A harness over `backend` with the clock fixed at [`NOW`] and seeded
@@ -148,4 +164,59 @@ macro_rules! on_every_backend {
             $( #[test] fn $test() { super::$test($crate::TestStore::sqlite()) } )*
         }
     };
+}
+
+/// Checks a store's change and event logs as the maintenance plugin leaves
+/// them: change ids are unique; exactly one event per change, in the same
+/// order, each naming its change; and, for every entity, each change's
+/// `prev` is the `next` of the entity's previous change (absent for the
+/// first), so no write saw a stale state and none went unrecorded.
+pub fn check_logs(
+    changes: &[automation_harness::ChangeRecord],
+    events: &[automation_harness::EventRecord],
+) -> Result<(), String> {
+    use std::collections::{HashMap, HashSet};
+
+    let mut ids = HashSet::new();
+    for change in changes {
+        if !ids.insert(change.change_id.as_str()) {
+            return Err(format!("change id {} recorded twice", change.change_id));
+        }
+    }
+    if events.len() != changes.len() {
+        return Err(format!(
+            "{} events for {} changes",
+            events.len(),
+            changes.len()
+        ));
+    }
+    for (index, (change, event)) in changes.iter().zip(events).enumerate() {
+        if event.change_id != change.change_id {
+            return Err(format!(
+                "event {index} names change {}, but change {index} is {}",
+                event.change_id, change.change_id
+            ));
+        }
+    }
+    let mut last: HashMap<(&str, &str, &str), Option<&Value>> = HashMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        let entity = (
+            change.plugin_id.as_str(),
+            change.kind.as_str(),
+            change.entity_id.as_str(),
+        );
+        let expected = last.get(&entity).copied().flatten();
+        if change.prev.as_ref() != expected {
+            return Err(format!(
+                "change {index} ({}) of {}/{}: prev {} but the previous change left {}",
+                change.change_id,
+                change.kind,
+                change.entity_id,
+                serde_json::to_string(&change.prev).unwrap_or_default(),
+                serde_json::to_string(&expected).unwrap_or_default(),
+            ));
+        }
+        last.insert(entity, change.next.as_ref());
+    }
+    Ok(())
 }

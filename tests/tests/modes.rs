@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use automation_harness::{Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest};
+use automation_harness::{
+    Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest, StoreSnapshot,
+};
 use integration_tests::native::NativeMaintenance;
 use integration_tests::*;
 use serde_json::{Value, json};
@@ -78,28 +80,86 @@ fn canonical(outcomes: &[RunOutcome]) -> Value {
 }
 
 fn rename_ids(value: &mut Value, names: &mut HashMap<String, String>) {
+    replace_ids(value, &mut |id| {
+        let next = format!("id-{}", names.len() + 1);
+        names.entry(id.to_owned()).or_insert(next).clone()
+    });
+}
+
+/// Replaces every UUID in `value`, whole strings and words inside them,
+/// with what `name` makes of it.
+fn replace_ids(value: &mut Value, name: &mut impl FnMut(&str) -> String) {
     match value {
-        Value::String(text) if is_uuid(text) => {
-            let next = format!("id-{}", names.len() + 1);
-            *text = names.entry(text.clone()).or_insert(next).clone();
-        }
+        Value::String(text) if is_uuid(text) => *text = name(text),
         Value::String(text) => {
-            // Log lines mention ids inside sentences.
+            // Log lines mention ids inside sentences, keys and stored
+            // documents inside their text.
             for word in text
                 .clone()
                 .split(|c: char| !c.is_ascii_hexdigit() && c != '-')
             {
                 if is_uuid(word) {
-                    let next = format!("id-{}", names.len() + 1);
-                    let name = names.entry(word.to_owned()).or_insert(next).clone();
-                    *text = text.replace(word, &name);
+                    *text = text.replace(word, &name(word));
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| rename_ids(item, names)),
-        Value::Object(object) => object.values_mut().for_each(|item| rename_ids(item, names)),
+        Value::Array(items) => items.iter_mut().for_each(|item| replace_ids(item, name)),
+        Value::Object(object) => object.values_mut().for_each(|item| replace_ids(item, name)),
         _ => {}
     }
+}
+
+/// A store's whole content, keys and values, change log and event log,
+/// with every UUID replaced by its order of first appearance: in the
+/// change log, then the event log, then the stored entries. Keys sort by
+/// the ids in them, which differ from store to store, so entries are
+/// visited in the order of their content with the ids not yet named
+/// blanked out (an update entry's own id appears nowhere else), and listed
+/// in the order of their canonical form. Values are compared as stored,
+/// byte for byte: as text when they are UTF-8.
+fn canonical_store(snapshot: &StoreSnapshot) -> Value {
+    let mut names = HashMap::new();
+    let mut changes: Vec<Value> = snapshot
+        .changes
+        .iter()
+        .map(|change| serde_json::to_value(change).expect("a change is JSON"))
+        .collect();
+    changes
+        .iter_mut()
+        .for_each(|change| rename_ids(change, &mut names));
+    let mut events: Vec<Value> = snapshot
+        .events
+        .iter()
+        .map(|event| serde_json::to_value(event).expect("an event is JSON"))
+        .collect();
+    events
+        .iter_mut()
+        .for_each(|event| rename_ids(event, &mut names));
+    let mut entries: Vec<Value> = snapshot
+        .spaces
+        .iter()
+        .flat_map(|(space, entries)| {
+            entries.iter().map(move |(key, value)| {
+                let value = match std::str::from_utf8(value) {
+                    Ok(text) => json!(text),
+                    Err(_) => json!(value),
+                };
+                json!([space, key, value])
+            })
+        })
+        .collect();
+    entries.sort_by_cached_key(|entry| {
+        let mut blanked = entry.clone();
+        replace_ids(&mut blanked, &mut |id| {
+            names.get(id).cloned().unwrap_or_else(|| "id-?".into())
+        });
+        blanked.to_string()
+    });
+    entries
+        .iter_mut()
+        .for_each(|entry| rename_ids(entry, &mut names));
+    entries.sort_by_cached_key(Value::to_string);
+    json!({ "changes": changes, "events": events, "entries": entries })
 }
 
 fn is_uuid(text: &str) -> bool {
@@ -145,12 +205,25 @@ fn the_native_build_and_the_component_do_the_same_runs() {
         ]
     );
     assert_eq!(canonical(&from_native), canonical(&from_wasm));
-    let (wasm_store, native_store) = (snapshot(&wasm), snapshot(&native));
-    assert_eq!(native_store.changes.len(), wasm_store.changes.len());
-    assert_eq!(native_store.events.len(), wasm_store.events.len());
-    for (space, entries) in &wasm_store.spaces {
-        assert_eq!(native_store.spaces[space].len(), entries.len(), "{space}");
+    assert_same_stores(&snapshot(&native), &snapshot(&wasm));
+}
+
+/// The two stores hold the same content but for their ids.
+fn assert_same_stores(left: &StoreSnapshot, right: &StoreSnapshot) {
+    let (left, right) = (canonical_store(left), canonical_store(right));
+    // Something to compare: every part of the store was written.
+    for part in ["changes", "events", "entries"] {
+        assert!(
+            !right[part].as_array().expect("an array").is_empty(),
+            "no {part}"
+        );
     }
+    assert_eq!(left["changes"], right["changes"], "the change logs differ");
+    assert_eq!(left["events"], right["events"], "the event logs differ");
+    assert_eq!(
+        left["entries"], right["entries"],
+        "the stored entries differ"
+    );
 }
 
 #[test]
@@ -160,6 +233,7 @@ fn a_reused_instance_does_the_same_runs_as_fresh_ones() {
     let from_fresh = mixed_runs(|request| fresh.run(request).expect("no host error"));
     let from_reused = mixed_runs(|request| reused.run(request).expect("no host error"));
     assert_eq!(canonical(&from_reused), canonical(&from_fresh));
+    assert_same_stores(&snapshot(&reused), &snapshot(&fresh));
 }
 
 fn hostile(mode: InstanceMode) -> Harness {
