@@ -69,8 +69,8 @@ pub(crate) fn bounded<R>(
 pub fn format_bytes(bytes: usize) -> String {
     match bytes {
         0 => "0 bytes".into(),
-        _ if bytes % (1 << 20) == 0 => format!("{} MiB", bytes >> 20),
-        _ if bytes % (1 << 10) == 0 => format!("{} KiB", bytes >> 10),
+        _ if bytes.is_multiple_of(1 << 20) => format!("{} MiB", bytes >> 20),
+        _ if bytes.is_multiple_of(1 << 10) => format!("{} KiB", bytes >> 10),
         _ => format!("{bytes} bytes"),
     }
 }
@@ -196,7 +196,65 @@ pub fn default_engine() -> anyhow::Result<Engine> {
 
 #[cfg(test)]
 mod tests {
-    use super::format_bytes;
+    use super::{EngineOptions, MAX_TABLE_ELEMENTS, MemoryCap, engine, format_bytes};
+
+    /// A core module with one table and `grow(n)`, which runs
+    /// `table.grow` by `n` and returns the old size, or -1 when refused:
+    /// `(module (table 1 funcref) (func (export "grow") (param i32)
+    /// (result i32) ref.null func local.get 0 table.grow 0))`.
+    const TABLE_GROWER: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type: (i32) -> i32
+        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+        0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table: funcref, min 1
+        0x07, 0x08, 0x01, 0x04, b'g', b'r', b'o', b'w', 0x00, 0x00, // export "grow"
+        0x0a, 0x0b, 0x01, 0x09, 0x00, // code: one body, no locals
+        0xd0, 0x70, // ref.null func
+        0x20, 0x00, // local.get 0
+        0xfc, 0x0f, 0x00, // table.grow 0
+        0x0b, // end
+    ];
+
+    /// Grows a fresh instance's table by `first`, then by `second`, under
+    /// the store limiter every plugin instance gets.
+    fn grow_twice(options: EngineOptions, first: i32, second: i32) -> (i32, i32, bool) {
+        let engine = engine(options).unwrap();
+        let module = wasmtime::Module::new(&engine, TABLE_GROWER).unwrap();
+        let mut store = wasmtime::Store::new(
+            &engine,
+            MemoryCap {
+                limit: 64 << 20,
+                refused: false,
+            },
+        );
+        store.limiter(|cap| cap);
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance
+            .get_typed_func::<i32, i32>(&mut store, "grow")
+            .unwrap();
+        let a = grow.call(&mut store, first).unwrap();
+        let b = grow.call(&mut store, second).unwrap();
+        (a, b, store.data().refused)
+    }
+
+    #[test]
+    fn tables_are_capped() {
+        let cap = MAX_TABLE_ELEMENTS as i32;
+        for pooling in [false, true] {
+            let options = EngineOptions {
+                pooling,
+                ..EngineOptions::default()
+            };
+            // Up to the cap is fine: from 1 element to exactly the cap.
+            assert_eq!(grow_twice(options, cap - 2, 1), (1, cap - 1, false));
+            // One element past it is refused, and the limiter says so, so
+            // the trap that follows is reported as a limit.
+            let (first, second, refused) = grow_twice(options, cap - 1, 1);
+            assert_eq!((first, second), (1, -1), "pooling: {pooling}");
+            assert!(refused, "pooling: {pooling}: the limiter refused");
+        }
+    }
 
     #[test]
     fn sizes_are_stated_exactly() {

@@ -73,24 +73,23 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `automation-harness run <action> --config {} --json` of the hostile
+/// plugin on `store`.
+fn hostile_run(action: &str, store: &Path) -> Command {
+    let mut command = harness();
+    command
+        .args(["run", action, "--config", "{}", "--json", "--plugin"])
+        .arg(hostile_wasm())
+        .arg("--store")
+        .arg(store);
+    command
+}
+
 /// How long a process takes to run a quick action of the hostile plugin
 /// on `store`: what a process costs besides its run.
 fn process_overhead(store: &Path) -> Duration {
     let started = Instant::now();
-    let output = harness()
-        .args([
-            "run",
-            "well_behaved",
-            "--config",
-            "{}",
-            "--json",
-            "--plugin",
-        ])
-        .arg(hostile_wasm())
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap();
+    let output = hostile_run("well_behaved", store).output().unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -107,20 +106,7 @@ fn a_sleeping_plugin_is_stopped_at_its_deadline_and_holds_no_other_process() {
     harness(); // fills the cache, untimed
     let overhead = process_overhead(&dir.path().join("other.sqlite3"));
     let started = Instant::now();
-    let sleeper = harness()
-        .args([
-            "run",
-            "sleep_forever",
-            "--config",
-            "{}",
-            "--json",
-            "--plugin",
-        ])
-        .arg(hostile_wasm())
-        .arg("--store")
-        .arg(&store)
-        .spawn()
-        .unwrap();
+    let sleeper = hostile_run("sleep_forever", &store).spawn().unwrap();
     // Give the sleeper time to take the store's write lock.
     std::thread::sleep(Duration::from_millis(200));
     let writer_started = Instant::now();
