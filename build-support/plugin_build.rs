@@ -134,15 +134,39 @@ pub enum TargetStatus {
 /// toolchain the user already runs changes nothing else.
 fn ensure_target_installed() -> Result<(), String> {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = sysroot(&rustc)?;
-    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
-    let rustup = find_on_path("rustup", env::var_os("PATH"));
-    if let TargetStatus::Installed(command) =
-        ensure_target(&sysroot, toolchain.as_deref(), rustup.as_deref())?
-    {
+    let (sysroot, status) = ensure_target_for(
+        &rustc,
+        env::var("RUSTUP_TOOLCHAIN").ok().as_deref(),
+        env::var_os("PATH"),
+    )?;
+    // The component depends on the target's standard library: watching its
+    // directory re-runs this script once after an install, so cargo does
+    // not replay the line below on every later build, and at every build
+    // while it is missing.
+    println!(
+        "cargo:rerun-if-changed={}",
+        target_libdir(&sysroot)
+            .parent()
+            .unwrap_or(&sysroot)
+            .display()
+    );
+    if let TargetStatus::Installed(command) = status {
         println!("cargo::warning=the {TARGET} target was missing: ran `{command}`");
     }
     Ok(())
+}
+
+/// [`ensure_target`] for the toolchain of `rustc`, with rustup looked up
+/// on `path`; returns the sysroot with what was found or done.
+pub fn ensure_target_for(
+    rustc: &std::ffi::OsStr,
+    toolchain: Option<&str>,
+    path: Option<OsString>,
+) -> Result<(PathBuf, TargetStatus), String> {
+    let sysroot = sysroot(rustc)?;
+    let rustup = find_on_path("rustup", path);
+    let status = ensure_target(&sysroot, toolchain, rustup.as_deref())?;
+    Ok((sysroot, status))
 }
 
 /// The sysroot of `rustc`, where each installed target has its standard

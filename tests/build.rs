@@ -32,6 +32,12 @@ fn main() {
             &["filesystem"][..],
             "tests/hostile-plugin",
         ),
+        (
+            "SLEEPY_DEFINITIONS_PLUGIN_WASM",
+            "hostile-plugin",
+            &["sleep-in-definitions"][..],
+            "tests/hostile-plugin",
+        ),
     ];
     for (variable, package, features, source) in components {
         match plugin_build::build_component(package, features, source) {

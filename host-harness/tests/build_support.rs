@@ -11,7 +11,7 @@ mod plugin_build;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use plugin_build::{TargetStatus, ensure_target, find_on_path, target_libdir};
+use plugin_build::{TargetStatus, ensure_target, ensure_target_for, find_on_path, target_libdir};
 
 /// A stand-in for rustup that records its arguments and installs the
 /// target the way rustup would, by creating its library directory.
@@ -63,6 +63,57 @@ fn a_missing_target_is_installed_with_rustup_for_the_running_toolchain() {
         "target add wasm32-wasip2 --toolchain 1.95.0-x86_64-unknown-linux-gnu"
     );
     assert!(target_libdir(&sysroot).is_dir());
+}
+
+/// A stand-in for rustc that knows only `--print sysroot`.
+fn fake_rustc(dir: &Path, sysroot: &Path) -> PathBuf {
+    let script = dir.join("rustc");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = '--print sysroot' ] || exit 9\necho '{}'\n",
+            sysroot.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn the_build_installs_into_the_toolchain_of_the_rustc_it_runs() {
+    // What the build script does: the sysroot from `RUSTC`, the toolchain
+    // from `RUSTUP_TOOLCHAIN`, rustup from `PATH`.
+    let dir = tempfile::tempdir().unwrap();
+    let sysroot = dir.path().join("toolchains/my-toolchain");
+    std::fs::create_dir_all(&sysroot).unwrap();
+    let rustc = fake_rustc(dir.path(), &sysroot);
+    fake_rustup(dir.path(), &sysroot, 0);
+    let path = std::env::join_paths([dir.path()]).unwrap();
+
+    let (found, status) =
+        ensure_target_for(rustc.as_os_str(), Some("my-toolchain"), Some(path)).unwrap();
+
+    assert_eq!(found, sysroot);
+    assert_eq!(
+        status,
+        TargetStatus::Installed("rustup target add wasm32-wasip2 --toolchain my-toolchain".into())
+    );
+    let args = std::fs::read_to_string(dir.path().join("rustup.args")).unwrap();
+    assert_eq!(
+        args.trim(),
+        "target add wasm32-wasip2 --toolchain my-toolchain"
+    );
+}
+
+#[test]
+fn a_rustup_that_installs_elsewhere_is_an_error() {
+    // rustup succeeds, but for another toolchain than the running one.
+    let dir = tempfile::tempdir().unwrap();
+    let sysroot = dir.path().join("sysroot");
+    let rustup = fake_rustup(dir.path(), &dir.path().join("another-sysroot"), 0);
+    let error = ensure_target(&sysroot, None, Some(&rustup)).unwrap_err();
+    assert!(error.contains("still has no wasm32-wasip2"), "{error}");
 }
 
 #[test]

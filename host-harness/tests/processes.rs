@@ -144,6 +144,8 @@ fn a_sleeping_plugin_is_stopped_at_its_deadline_and_holds_no_other_process() {
         "the sleeping process took {sleeper_took:?}"
     );
     assert_eq!(report["ok"], json!(false), "{report}");
+    assert_eq!(report["error"]["kind"], json!("host"), "{report}");
+    assert_eq!(sleeper.status.code(), Some(1), "a failed run exits 1");
     let message = report["error"]["message"].as_str().unwrap_or_default();
     for part in [
         "hostile@0.1.0",
@@ -158,9 +160,13 @@ fn a_sleeping_plugin_is_stopped_at_its_deadline_and_holds_no_other_process() {
         String::from_utf8_lossy(&writer.stderr)
     );
     assert_eq!(json_of(&writer)["ok"], json!(true));
+    // The writer started 200 ms in and waited for the lock: it is done,
+    // counted from the sleeper's start, within the same bound.
+    let writer_done = writer_started - started + writer_took;
     assert!(
-        writer_took <= deadline + overhead,
-        "the other writer waited {writer_took:?}"
+        writer_done <= deadline + overhead,
+        "the other writer was done {writer_done:?} after the sleeper started \
+         (it waited {writer_took:?})"
     );
 
     // Nothing of the sleeper's run reached the store.

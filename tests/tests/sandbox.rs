@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 const HOSTILE_WASM: &str = env!("HOSTILE_PLUGIN_WASM");
 const FOREIGN_IDS_WASM: &str = env!("FOREIGN_IDS_PLUGIN_WASM");
 const FILESYSTEM_WASM: &str = env!("FILESYSTEM_PLUGIN_WASM");
+const SLEEPY_DEFINITIONS_WASM: &str = env!("SLEEPY_DEFINITIONS_PLUGIN_WASM");
 
 struct Sandbox {
     backend: Arc<dyn Backend>,
@@ -67,7 +68,10 @@ fn seed(real: &Harness, hostile: &Harness) {
 }
 
 fn sandbox(limits: Limits) -> Sandbox {
-    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    sandbox_on(Arc::new(MemoryBackend::new()), limits)
+}
+
+fn sandbox_on(backend: Arc<dyn Backend>, limits: Limits) -> Sandbox {
     let hostile = hostile_on(&backend, limits);
     let real = harness_on(Arc::clone(&backend));
     seed(&real, &hostile);
@@ -334,18 +338,21 @@ fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
 
 #[test]
 fn a_run_that_fails_after_writing_leaves_the_store_byte_identical() {
-    let sandbox = sandbox(Limits::default());
-    // It wrote storage and committed a state of its own, so a change was
-    // recorded before it returned `not_found`; `misbehave` compares the
-    // whole store, change and event logs included.
-    assert_contains(
-        &sandbox.misbehave("write_then_fail"),
-        &[
-            "hostile.write_then_fail",
-            "not_found",
-            "write_then_fail wrote, committed, then failed",
-        ],
-    );
+    // On both stores: SQLite rolls back a real transaction.
+    for store in [TestStore::memory(), TestStore::sqlite()] {
+        let sandbox = sandbox_on(Arc::clone(&store.backend), Limits::default());
+        // It wrote storage and committed a state of its own, so a change
+        // was recorded before it returned `not_found`; `misbehave`
+        // compares the whole store, change and event logs included.
+        assert_contains(
+            &sandbox.misbehave("write_then_fail"),
+            &[
+                "hostile.write_then_fail",
+                "not_found",
+                "write_then_fail wrote, committed, then failed",
+            ],
+        );
+    }
 }
 
 // --- The limits the README lists, each at its edge. ---
@@ -511,6 +518,52 @@ fn an_entity_state_must_satisfy_its_kind_schema() {
     );
 }
 
+#[test]
+fn an_entity_state_is_at_most_1_mib() {
+    let sandbox = sandbox(Limits::default());
+    assert_contains(
+        &sandbox.misbehave_with("huge_state", json!({"bytes": (1 << 20) + 1})),
+        &[
+            "hostile.huge_state",
+            "internal",
+            "is 1048577 bytes; the limit is 1048576",
+        ],
+    );
+    // Exactly 1 MiB is a state like any other.
+    let stored = run_ok(&sandbox.hostile, "huge_state", json!({"bytes": 1 << 20}));
+    assert_eq!(stored.changes.len(), 1);
+}
+
+#[test]
+fn a_plugin_that_sleeps_while_declaring_itself_is_not_loaded() {
+    // Loading runs `definitions()`, under the default limits.
+    let engine = automation_harness::default_engine().unwrap();
+    let component = load_component(&engine, SLEEPY_DEFINITIONS_WASM);
+    let started = Instant::now();
+    let error = Plugin::from_component(&engine, &component)
+        .err()
+        .expect("a plugin whose definitions() never returns is refused");
+    let took = started.elapsed();
+    println!("definitions() stopped after {took:?}");
+    assert_contains(
+        &format!("{error:#}"),
+        &["definitions() trapped", "deadline of 1000 ms exceeded"],
+    );
+    assert!(
+        took <= Duration::from_millis(1000) + SLACK,
+        "loading took {took:?}"
+    );
+}
+
+/// The compiled component at `path`, without loading it as a plugin.
+fn load_component(
+    engine: &automation_harness::wasmtime::Engine,
+    path: &str,
+) -> automation_harness::wasmtime::component::Component {
+    automation_harness::wasmtime::component::Component::from_file(engine, path)
+        .unwrap_or_else(|error| panic!("{path}: {error:#}"))
+}
+
 // --- Guests that block inside a host call. ---
 
 /// The deadlines blocking guests are measured against: a short one and
@@ -654,6 +707,11 @@ fn stopped_in_time(action: &str, deadline: Duration) {
         "set_system",
         json!({"systemId": "db-3", "durationMinutes": 5}),
     );
+}
+
+#[test]
+fn a_computing_guest_is_stopped_within_a_tick_of_the_deadline() {
+    blocking_guest_is_stopped("loop_forever");
 }
 
 #[test]

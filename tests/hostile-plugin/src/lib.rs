@@ -50,6 +50,7 @@ const ACTIONS: &[&str] = &[
     "huge_payload",
     "bad_payload",
     "bad_state",
+    "huge_state",
 ];
 
 /// How many times `count_runs` ran in this instance: what a run can see
@@ -93,9 +94,21 @@ fn write_thing(context: &RunContext, action: &str) -> Result<Mutation, ActionErr
     Ok(mutation)
 }
 
+/// Writes the thing `t1` and commits its state, both naming `action`.
+fn commit_own_state(context: &RunContext, action: &str) -> Result<(), ActionError> {
+    let mutation = write_thing(context, action)?;
+    mutation.commit(Some(&state(action))).map_err(internal)?;
+    Ok(())
+}
+
 /// The state a thing gets from `action`: its own name.
 fn state(action: &str) -> String {
     format!(r#"{{"v":"{action}"}}"#)
+}
+
+/// [`state`] with a `padding` field, to make it as large as wanted.
+fn state_padded(action: &str, padding: &str) -> String {
+    format!(r#"{{"v":"{action}","padding":"{padding}"}}"#)
 }
 
 /// The action a state names, when it is exactly [`state`]'s: how the
@@ -136,6 +149,9 @@ fn recurse(depth: u64, trail: &mut [u8; 64]) -> u64 {
 
 impl Guest for Hostile {
     fn definitions() -> PluginDefinition {
+        if cfg!(feature = "sleep-in-definitions") {
+            sleep_forever();
+        }
         let trigger_id = if cfg!(feature = "foreign-ids") {
             "maintenance.created"
         } else {
@@ -253,12 +269,19 @@ impl Guest for Hostile {
                     .map_err(internal)?;
                 artifact(r#"{"n":1}"#.into())
             }
-            "sleep_forever" => sleep_forever(),
+            // The waiting actions first write and commit, so a host that
+            // kept a timed-out run's writes would show them.
+            "sleep_forever" => {
+                commit_own_state(&context, &action_id)?;
+                sleep_forever()
+            }
             "poll_forever" => loop {
+                commit_own_state(&context, &action_id)?;
                 let timer = wasip2::clocks::monotonic_clock::subscribe_duration(HOUR_NANOS);
                 std::hint::black_box(wasip2::io::poll::poll(&[&timer]));
             },
             "block_forever" => loop {
+                commit_own_state(&context, &action_id)?;
                 let now = wasip2::clocks::monotonic_clock::now();
                 let next_year = now.saturating_add(365 * 24 * HOUR_NANOS);
                 wasip2::clocks::monotonic_clock::subscribe_instant(next_year).block();
@@ -377,6 +400,17 @@ impl Guest for Hostile {
                     );
                 }
                 artifact(format!(r#"{{"n":{lines}}}"#))
+            }
+            // `{"bytes": n}`: a state of exactly n bytes.
+            "huge_state" => {
+                let bytes = config_number(&config, "bytes").unwrap_or(2 << 20);
+                let empty = state_padded("huge_state", "");
+                let padding = "x".repeat(bytes.saturating_sub(empty.len()));
+                let mutation = write_thing(&context, "huge_state")?;
+                mutation
+                    .commit(Some(&state_padded("huge_state", &padding)))
+                    .map_err(internal)?;
+                artifact(r#"{"n":1}"#.into())
             }
             "bad_state" => {
                 let mutation = write_thing(&context, "bad_state")?;
