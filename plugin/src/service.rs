@@ -435,6 +435,19 @@ mod tests {
     use super::*;
     use crate::testing::FakeHost;
 
+    /// The ids of the windows active for `system`, in the order returned.
+    fn active_ids<H: Storage + Environment + ?Sized>(
+        service: &MaintenanceService<'_, H>,
+        system: &str,
+    ) -> Vec<String> {
+        service
+            .active_for_system(system)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect()
+    }
+
     fn new_window(systems: &[&str]) -> NewWindow {
         NewWindow {
             title: "Patch".into(),
@@ -469,14 +482,7 @@ mod tests {
         service.create(new_window(&["a/b"]), "w3".into()).unwrap();
         service.close("w1", None).unwrap();
 
-        let ids = |system: &str| -> Vec<String> {
-            service
-                .active_for_system(system)
-                .unwrap()
-                .into_iter()
-                .map(|w| w.id)
-                .collect()
-        };
+        let ids = |system: &str| active_ids(&service, system);
         assert_eq!(ids("a"), ["w2"]);
         assert_eq!(ids("b"), ["w2"]);
         assert_eq!(ids("a/b"), ["w3"]);
@@ -626,14 +632,7 @@ mod tests {
         // A stray entry, as a digest shared by two ids would leave, is
         // read but not taken for the system's own.
         host.set(&active_key(&a, "w2"), b"").unwrap();
-        let ids = |system: &str| -> Vec<String> {
-            service
-                .active_for_system(system)
-                .unwrap()
-                .into_iter()
-                .map(|w| w.id)
-                .collect()
-        };
+        let ids = |system: &str| active_ids(&service, system);
         assert_eq!(ids(&a), ["w1"]);
         assert_eq!(ids(&b), ["w2"]);
         assert_eq!(ids(&fits), ["w2"]);
