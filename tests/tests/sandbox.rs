@@ -5,7 +5,7 @@
 //! the harness able to run the real plugin right after.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ struct Sandbox {
     backend: Arc<dyn Backend>,
     hostile: Harness,
     real: Harness,
+    /// Keeps the timed tests from running beside this one.
+    _shared: RwLockReadGuard<'static, ()>,
 }
 
 /// The hostile component on the default engine, compiled once.
@@ -72,6 +74,7 @@ fn sandbox(limits: Limits) -> Sandbox {
 }
 
 fn sandbox_on(backend: Arc<dyn Backend>, limits: Limits) -> Sandbox {
+    let shared = TIMING.read().unwrap_or_else(PoisonError::into_inner);
     let hostile = hostile_on(&backend, limits);
     let real = harness_on(Arc::clone(&backend));
     seed(&real, &hostile);
@@ -79,6 +82,7 @@ fn sandbox_on(backend: Arc<dyn Backend>, limits: Limits) -> Sandbox {
         backend,
         hostile,
         real,
+        _shared: shared,
     }
 }
 
@@ -144,7 +148,6 @@ fn assert_contains(message: &str, parts: &[&str]) {
 
 #[test]
 fn a_busy_loop_is_stopped_at_the_deadline() {
-    let _alone = TIMING.lock().unwrap_or_else(PoisonError::into_inner);
     let sandbox = sandbox(Limits::default());
     let started = Instant::now();
     let message = sandbox.misbehave("loop_forever");
@@ -163,7 +166,6 @@ fn a_busy_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn the_deadline_is_configurable() {
-    let _alone = TIMING.lock().unwrap_or_else(PoisonError::into_inner);
     let sandbox = sandbox(Limits {
         deadline: Duration::from_millis(100),
         ..Limits::default()
@@ -539,6 +541,7 @@ fn a_plugin_that_sleeps_while_declaring_itself_is_not_loaded() {
     // Loading runs `definitions()`, under the default limits.
     let engine = automation_harness::default_engine().unwrap();
     let component = load_component(&engine, SLEEPY_DEFINITIONS_WASM);
+    let _alone = alone();
     let started = Instant::now();
     let error = Plugin::from_component(&engine, &component)
         .err()
@@ -576,14 +579,19 @@ const SLACK: Duration = Duration::from_millis(50);
 /// hanging with the guest.
 const WATCHDOG: Duration = Duration::from_secs(3);
 
-/// Held by the tests that measure time, so they do not compete with each
-/// other for the cores.
-static TIMING: Mutex<()> = Mutex::new(());
+/// Written by the tests that measure time, read by every sandbox, so a
+/// timed test runs with no other misbehaviour (a 64 MiB allocation, a
+/// log flood) competing for the two cores.
+static TIMING: RwLock<()> = RwLock::new(());
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Runs `action` under each of [`DEADLINES`] and checks it is stopped in
 /// time; see [`stopped_in_time`].
 fn blocking_guest_is_stopped(action: &str) {
-    let _alone = TIMING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _alone = alone();
     for deadline in DEADLINES {
         stopped_in_time(action, deadline);
     }
