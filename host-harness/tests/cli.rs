@@ -737,3 +737,24 @@ fn a_clock_the_plugin_cannot_show_is_refused_with_exit_2() {
         "{error}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_like_any_unix_tool() {
+    use std::os::unix::process::ExitStatusExt;
+    // The reader is gone before the command writes a byte.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = harness()
+        .args(["describe", "--json"])
+        .stdout(writer)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        output.status.signal(),
+        Some(13),
+        "SIGPIPE: {:?}",
+        output.status
+    );
+}

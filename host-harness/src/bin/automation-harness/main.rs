@@ -240,6 +240,7 @@ fn usage(error: anyhow::Error) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     match faults::init().map_err(usage).and_then(|()| execute(cli)) {
         Ok(true) => ExitCode::SUCCESS,
@@ -252,6 +253,18 @@ fn main() -> ExitCode {
 }
 
 /// Whether `error` ends the command with status 2 rather than 1.
+/// `automation-harness history | head` ends like any Unix tool when the
+/// reader goes away, instead of panicking in `println!`: Rust ignores
+/// SIGPIPE by default, so its default action is put back.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists;
+    // restoring a signal's default disposition has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn is_usage_error(error: &anyhow::Error) -> bool {
     error.is::<UsageError>() || error.chain().any(|cause| cause.is::<UnknownAction>())
 }
