@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use automation_harness::{
-    Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest, StoreSnapshot,
+    Harness, InstanceMode, MemoryBackend, RunOutcome, RunRequest, StoreSnapshot,
 };
 use integration_tests::native::NativeMaintenance;
 use integration_tests::*;
@@ -241,7 +241,7 @@ fn hostile(mode: InstanceMode) -> Harness {
     Harness::builder()
         .fixed_clock(now())
         .instance_mode(mode)
-        .with_plugin(Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap())
+        .with_plugin(load(&engine, Path::new(HOSTILE_WASM)))
 }
 
 /// What `count_runs` reports: how many times it ran in its instance.
@@ -291,7 +291,7 @@ fn a_reused_instance_gets_a_new_deadline_every_run() {
         .fixed_clock(now())
         .instance_mode(InstanceMode::Reuse)
         .limits(limits)
-        .with_plugin(Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap());
+        .with_plugin(load(&engine, Path::new(HOSTILE_WASM)));
     count_runs(&harness);
     // Longer than the deadline: a deadline counted from the first run
     // would stop the next one.

@@ -35,7 +35,7 @@ fn hostile_plugin() -> Plugin {
     PLUGIN
         .get_or_init(|| {
             let engine = automation_harness::default_engine().unwrap();
-            Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap()
+            load(&engine, Path::new(HOSTILE_WASM))
         })
         .clone()
 }
@@ -307,7 +307,7 @@ fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
         ..Default::default()
     })
     .unwrap();
-    let plugin = Plugin::load(&engine, Path::new(PLUGIN_WASM)).unwrap();
+    let plugin = load(&engine, Path::new(PLUGIN_WASM));
     let harness = Harness::builder()
         .fixed_clock(now())
         .seed(1)
@@ -331,7 +331,7 @@ fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
             fuel: Some(10_000_000),
             ..Limits::default()
         })
-        .with_plugin(Plugin::load(&engine, Path::new(HOSTILE_WASM)).unwrap());
+        .with_plugin(load(&engine, Path::new(HOSTILE_WASM)));
     let error = hostile
         .run(RunRequest::new("loop_forever", json!({})))
         .unwrap_err();
