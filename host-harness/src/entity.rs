@@ -140,12 +140,12 @@ impl Session {
         let run = match self.run.as_mut() {
             Some(run) if run.phase == Phase::Action => run,
             Some(_) => {
-                return Err(EntityError::Unavailable(
+                return Err(EntityError::NotPermitted(
                     "the deriver may not write entities".into(),
                 ));
             }
             None => {
-                return Err(EntityError::Unavailable(
+                return Err(EntityError::NotPermitted(
                     "entities can only be written during a run".into(),
                 ));
             }
@@ -213,7 +213,7 @@ impl Session {
         let space = self.entity_space();
         let plugin_id = self.catalog.id.clone();
         let Some(run) = self.run.as_mut() else {
-            return Err(EntityError::Unavailable("the run has ended".into()));
+            return Err(EntityError::NotPermitted("the run has ended".into()));
         };
         mutation.finished = true;
         run.open_mutation = None;

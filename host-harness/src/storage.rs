@@ -33,7 +33,7 @@ impl Session {
     fn storage_for_write(&mut self) -> Result<(&mut RunState, String), StorageError> {
         let (run, space) = self.storage()?;
         if run.open_mutation.is_none() {
-            return Err(StorageError::Unavailable(
+            return Err(StorageError::NotPermitted(
                 "writes need an open entity mutation".into(),
             ));
         }
@@ -46,10 +46,10 @@ impl Session {
         let space = self.plugin_space();
         match self.run.as_mut() {
             Some(run) if run.phase == Phase::Action => Ok((run, space)),
-            Some(_) => Err(StorageError::Unavailable(
+            Some(_) => Err(StorageError::NotPermitted(
                 "storage is not available to the deriver, which must be pure".into(),
             )),
-            None => Err(StorageError::Unavailable(
+            None => Err(StorageError::NotPermitted(
                 "storage is only available during a run".into(),
             )),
         }

@@ -22,6 +22,7 @@ fn storage_error(error: wit_storage::StorageError) -> StorageError {
         wit_storage::StorageError::InvalidKey(reason) => StorageError::InvalidKey(reason),
         wit_storage::StorageError::ValueTooLarge(limit) => StorageError::ValueTooLarge(limit),
         wit_storage::StorageError::Unavailable(reason) => StorageError::Unavailable(reason),
+        wit_storage::StorageError::NotPermitted(reason) => StorageError::NotPermitted(reason),
     }
 }
 
@@ -65,6 +66,7 @@ fn entity_error(error: wit_entity::EntityError) -> EntityError {
         wit_entity::EntityError::AlreadyOpen(what) => EntityError::AlreadyOpen(what),
         wit_entity::EntityError::Finished => EntityError::Finished,
         wit_entity::EntityError::Unavailable(reason) => EntityError::Unavailable(reason),
+        wit_entity::EntityError::NotPermitted(reason) => EntityError::NotPermitted(reason),
     }
 }
 

@@ -16,6 +16,7 @@ pub enum StorageError {
     InvalidKey(String),
     ValueTooLarge(u64),
     Unavailable(String),
+    NotPermitted(String),
 }
 
 impl fmt::Display for StorageError {
@@ -29,6 +30,7 @@ impl fmt::Display for StorageError {
                 )
             }
             StorageError::Unavailable(reason) => write!(f, "storage unavailable: {reason}"),
+            StorageError::NotPermitted(reason) => write!(f, "storage call not permitted: {reason}"),
         }
     }
 }
@@ -87,6 +89,7 @@ pub enum EntityError {
     AlreadyOpen(String),
     Finished,
     Unavailable(String),
+    NotPermitted(String),
 }
 
 impl fmt::Display for EntityError {
@@ -101,6 +104,7 @@ impl fmt::Display for EntityError {
             EntityError::AlreadyOpen(what) => write!(f, "a mutation is already open: {what}"),
             EntityError::Finished => f.write_str("the mutation already ended"),
             EntityError::Unavailable(reason) => write!(f, "entity engine unavailable: {reason}"),
+            EntityError::NotPermitted(reason) => write!(f, "entity call not permitted: {reason}"),
         }
     }
 }

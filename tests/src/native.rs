@@ -73,6 +73,7 @@ fn storage_error(error: native::StorageError) -> StorageError {
         native::StorageError::InvalidKey(reason) => StorageError::InvalidKey(reason),
         native::StorageError::ValueTooLarge(limit) => StorageError::ValueTooLarge(limit),
         native::StorageError::Unavailable(reason) => StorageError::Unavailable(reason),
+        native::StorageError::NotPermitted(reason) => StorageError::NotPermitted(reason),
     }
 }
 
@@ -90,6 +91,7 @@ fn entity_error(error: native::EntityError) -> EntityError {
         native::EntityError::AlreadyOpen(what) => EntityError::AlreadyOpen(what),
         native::EntityError::Finished => EntityError::Finished,
         native::EntityError::Unavailable(reason) => EntityError::Unavailable(reason),
+        native::EntityError::NotPermitted(reason) => EntityError::NotPermitted(reason),
     }
 }
 
