@@ -1,5 +1,6 @@
-//! Shared by the build scripts that need the plugin component: builds
-//! `plugin/` for `wasm32-wasip2` with a nested cargo.
+//! Shared by the build scripts that need plugin components: builds a
+//! workspace plugin (`plugin/`, `plugins/notifications/`, the hostile test
+//! plugin) for `wasm32-wasip2` with a nested cargo.
 //!
 //! The nested cargo uses a target directory of its own, because the outer
 //! cargo holds the lock on the main one while build scripts run; every
@@ -39,7 +40,10 @@ pub fn build_component(
         .parent()
         .ok_or("the crate has no parent directory")?
         .to_path_buf();
-    for watched in [source_dir, "wit", "Cargo.lock", "Cargo.toml"] {
+    // Every plugin component but the hostile one is built on the SDK; it
+    // is watched for all of them, as a change there is rare and cheap to
+    // rebuild for.
+    for watched in [source_dir, "plugin-sdk", "wit", "Cargo.lock", "Cargo.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

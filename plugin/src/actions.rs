@@ -1,62 +1,18 @@
 //! The five actions: config rules, the writes they make through the entity
 //! handle, and the artifact each returns.
 
+use plugin_sdk::host::Host;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigReader, Problem};
 use crate::entity::{EntityState, write_entity};
-use crate::host::{Actor, Host, MutationOptions};
 use crate::model::{Instant, Status, Window, WindowView};
-use crate::service::{MaintenanceService, NewWindow, ServiceError, WindowPatch};
+use crate::service::{MaintenanceService, NewWindow, WindowPatch};
+
+pub use plugin_sdk::{ActionError, ActionSuccess, RunContext};
 
 /// The longest window `set_system` opens: 30 days.
 pub const MAX_DURATION_MINUTES: i64 = 43_200;
-
-/// Why an action run failed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ActionError {
-    InvalidConfig(Vec<Problem>),
-    NotFound(String),
-    Internal(String),
-}
-
-impl From<ServiceError> for ActionError {
-    fn from(error: ServiceError) -> Self {
-        ActionError::Internal(error.to_string())
-    }
-}
-
-impl From<Vec<Problem>> for ActionError {
-    fn from(problems: Vec<Problem>) -> Self {
-        ActionError::InvalidConfig(problems)
-    }
-}
-
-/// A successful run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ActionSuccess {
-    pub external_id: Option<String>,
-    pub artifact: Option<Value>,
-}
-
-/// What an action needs to know about the run it belongs to.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RunContext {
-    pub run_id: String,
-    /// The actor of the trigger event that started the run, if any.
-    pub trigger_actor: Option<Actor>,
-}
-
-impl RunContext {
-    /// Entity writes carry the run and the trigger's actor; the host puts
-    /// the system actor in when there is none.
-    fn mutation_options(&self) -> MutationOptions {
-        MutationOptions {
-            run_id: Some(self.run_id.clone()),
-            actor: self.trigger_actor.clone(),
-        }
-    }
-}
 
 /// Runs the action `action_id` (a local id).
 pub fn run_action<H: Host>(
@@ -339,21 +295,19 @@ fn clear_system<H: Host>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::ActorType;
-    use crate::testing::FakeHost;
+    use crate::testing::fake_host;
+    use plugin_sdk::host::{Actor, ActorType};
+    use plugin_sdk::testing::TestHost;
 
     fn run() -> RunContext {
-        RunContext {
-            run_id: "run-1".into(),
-            trigger_actor: None,
-        }
+        RunContext::new("run-1")
     }
 
-    fn ok(host: &FakeHost, action: &str, config: Value) -> ActionSuccess {
+    fn ok(host: &TestHost, action: &str, config: Value) -> ActionSuccess {
         run_action(host, action, &config, &run()).expect("action succeeds")
     }
 
-    fn problems(host: &FakeHost, action: &str, config: Value) -> Vec<String> {
+    fn problems(host: &TestHost, action: &str, config: Value) -> Vec<String> {
         match run_action(host, action, &config, &run()) {
             Err(ActionError::InvalidConfig(problems)) => {
                 problems.into_iter().map(|p| p.path).collect()
@@ -373,7 +327,7 @@ mod tests {
 
     #[test]
     fn create_stores_a_scheduled_window_and_records_its_creation() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let success = ok(&host, "create", create_config());
         let id = success.external_id.unwrap();
         assert_eq!(
@@ -386,35 +340,32 @@ mod tests {
                 "endAt": "2026-03-01T11:00:00.000Z",
             })
         );
-        let changes = host.changes.borrow();
+        let changes = host.changes();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].prev, None);
         assert_eq!(changes[0].options.run_id.as_deref(), Some("run-1"));
         assert_eq!(
-            *host.logs.borrow(),
+            host.log_messages(),
             [format!("Automation scheduled maintenance {id}")]
         );
     }
 
     #[test]
     fn the_trigger_actor_is_passed_to_every_write() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let actor = Actor {
             kind: ActorType::User,
             id: "u-1".into(),
             name: Some("Ann".into()),
         };
-        let context = RunContext {
-            run_id: "run-9".into(),
-            trigger_actor: Some(actor.clone()),
-        };
+        let context = RunContext::new("run-9").with_actor(actor.clone());
         run_action(&host, "create", &create_config(), &context).unwrap();
-        assert_eq!(host.changes.borrow()[0].options.actor, Some(actor));
+        assert_eq!(host.changes()[0].options.actor, Some(actor));
     }
 
     #[test]
     fn create_rejects_every_broken_rule_at_once() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let paths = problems(
             &host,
             "create",
@@ -429,7 +380,7 @@ mod tests {
 
     #[test]
     fn create_rejects_a_window_that_ends_before_it_starts() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let mut config = create_config();
         config["endAt"] = json!("2026-03-01T09:00:00Z");
         assert_eq!(problems(&host, "create", config), ["/endAt"]);
@@ -437,7 +388,7 @@ mod tests {
 
     #[test]
     fn update_changes_only_the_fields_given() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
         let success = ok(
             &host,
@@ -447,12 +398,12 @@ mod tests {
         let artifact = success.artifact.unwrap();
         assert_eq!(artifact["systemIds"], json!(["db-3"]));
         assert_eq!(artifact["startAt"], "2026-03-01T10:00:00.000Z");
-        assert_eq!(host.changes.borrow().len(), 2);
+        assert_eq!(host.changes().len(), 2);
     }
 
     #[test]
     fn an_update_of_title_or_order_only_records_no_change() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
         ok(
             &host,
@@ -460,12 +411,12 @@ mod tests {
             json!({"maintenanceId": id, "title": "Renamed", "description": "d",
                    "systemIds": ["db-1", "db-2", "db-1"], "suppressNotifications": true}),
         );
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
     }
 
     #[test]
     fn update_of_a_missing_window_is_not_found_and_writes_nothing() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let result = run_action(&host, "update", &json!({"maintenanceId": "nope"}), &run());
         assert_eq!(
             result,
@@ -476,7 +427,7 @@ mod tests {
 
     #[test]
     fn update_may_not_reverse_the_stored_window() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
         let paths = problems(
             &host,
@@ -490,35 +441,35 @@ mod tests {
             json!({"maintenanceId": id, "endAt": "2026-03-01T09:00:00Z"}),
         );
         assert_eq!(paths, ["/endAt"]);
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
     }
 
     #[test]
     fn add_update_with_a_status_records_a_change_and_without_one_does_not() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
         ok(
             &host,
             "add_update",
             json!({"maintenanceId": id, "message": "note"}),
         );
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
         let success = ok(
             &host,
             "add_update",
             json!({"maintenanceId": id, "message": "go", "statusChange": "in_progress"}),
         );
         assert_eq!(success.artifact.unwrap()["status"], "in_progress");
-        assert_eq!(host.changes.borrow().len(), 2);
+        assert_eq!(host.changes().len(), 2);
         assert_eq!(
-            host.logs.borrow().last().unwrap(),
+            host.log_messages().last().unwrap(),
             &format!("Automation added update to maintenance {id}")
         );
     }
 
     #[test]
     fn add_update_to_a_missing_window_is_not_found() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let result = run_action(
             &host,
             "add_update",
@@ -531,7 +482,7 @@ mod tests {
 
     #[test]
     fn set_system_opens_a_window_from_now() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let success = ok(
             &host,
             "set_system",
@@ -545,14 +496,14 @@ mod tests {
         let window = MaintenanceService::new(&host).get(&id).unwrap().unwrap();
         assert_eq!(window.title, "Automation maintenance (db-1)");
         assert_eq!(
-            host.logs.borrow()[0],
+            host.log_messages()[0],
             format!("Automation parked system db-1 via maintenance {id}")
         );
     }
 
     #[test]
     fn set_system_bounds_the_duration() {
-        let host = FakeHost::default();
+        let host = fake_host();
         for duration in [json!(0), json!(43201), json!(1.5), json!("30")] {
             let paths = problems(
                 &host,
@@ -565,7 +516,7 @@ mod tests {
 
     #[test]
     fn clear_system_closes_only_that_systems_active_windows() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let first = ok(
             &host,
             "set_system",
@@ -587,7 +538,7 @@ mod tests {
         assert_eq!(closed, expected);
         assert_eq!(success.external_id.as_deref(), Some("db-1"));
         assert_eq!(
-            host.logs.borrow().last().unwrap(),
+            host.log_messages().last().unwrap(),
             "Automation cleared maintenance for system db-1 (2 window(s))"
         );
         let again = ok(&host, "clear_system", json!({"systemId": "db-1"}));
@@ -605,7 +556,7 @@ mod tests {
 
     #[test]
     fn ids_longer_than_256_characters_are_invalid_config_at_their_path() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let id = ok(&host, "create", create_config()).external_id.unwrap();
         let cases = [
             (
@@ -643,14 +594,14 @@ mod tests {
         for (action, config, path) in cases {
             assert_eq!(problems(&host, action, config.clone()), [path], "{config}");
         }
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
     }
 
     #[test]
     fn ids_of_256_four_byte_characters_fit_every_key() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let long = longest_id();
-        assert_eq!(long.len(), crate::host::MAX_KEY_BYTES);
+        assert_eq!(long.len(), plugin_sdk::host::MAX_KEY_BYTES);
         for (action, config) in [
             ("update", json!({"maintenanceId": long})),
             ("add_update", json!({"maintenanceId": long, "message": "m"})),
@@ -669,7 +620,7 @@ mod tests {
         assert!(
             host.keys()
                 .iter()
-                .all(|key| key.len() <= crate::host::MAX_KEY_BYTES)
+                .all(|key| key.len() <= plugin_sdk::host::MAX_KEY_BYTES)
         );
         let cleared = ok(&host, "clear_system", json!({"systemId": long}));
         assert_eq!(
@@ -682,7 +633,7 @@ mod tests {
 
     #[test]
     fn instants_beyond_year_9999_in_utc_are_invalid_config() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let mut config = create_config();
         config["endAt"] = json!("9999-12-31T23:00:00-02:00");
         assert_eq!(problems(&host, "create", config), ["/endAt"]);
@@ -698,7 +649,7 @@ mod tests {
                    "endAt": "9999-12-31T23:59:59.999-00:01"}),
         );
         assert_eq!(paths, ["/startAt", "/endAt"]);
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
 
         // The bounds themselves are fine, and stored as printed.
         let mut config = create_config();
@@ -711,7 +662,7 @@ mod tests {
 
     #[test]
     fn leap_seconds_are_invalid_config() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let mut config = create_config();
         config["startAt"] = json!("2026-12-31T23:59:60Z");
         config["endAt"] = json!("2027-01-01T01:00:00Z");
@@ -723,12 +674,12 @@ mod tests {
             json!({"maintenanceId": id, "endAt": "2026-03-01T11:59:60+01:00"}),
         );
         assert_eq!(paths, ["/endAt"]);
-        assert_eq!(host.changes.borrow().len(), 1);
+        assert_eq!(host.changes().len(), 1);
     }
 
     #[test]
     fn set_system_may_not_end_after_year_9999() {
-        let host = FakeHost::default();
+        let host = fake_host();
         host.set_now("9999-12-31T23:50:00Z");
         for minutes in [10, MAX_DURATION_MINUTES] {
             match run_action(
@@ -759,7 +710,7 @@ mod tests {
 
     #[test]
     fn clear_system_closes_windows_by_start_then_id() {
-        let host = FakeHost::default();
+        let host = fake_host();
         // The fake host numbers ids in creation order, so creating the
         // windows out of start order makes the two orders differ.
         let mut ids = Vec::new();
@@ -776,14 +727,14 @@ mod tests {
             success.artifact.unwrap()["closedMaintenanceIds"],
             json!(expected)
         );
-        let changes = host.changes.borrow();
+        let changes = host.changes();
         let closed: Vec<&String> = changes[4..].iter().map(|c| &c.id).collect();
         assert_eq!(closed, expected);
     }
 
     #[test]
     fn unknown_actions_are_not_found() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let result = run_action(&host, "explode", &json!({}), &run());
         assert!(matches!(result, Err(ActionError::NotFound(_))));
     }

@@ -3,6 +3,10 @@
 
 use crate::entity::ENTITY_KIND;
 
+pub use plugin_sdk::catalog::{
+    ActionDefinition, ArtifactType, EntityKind, JobDefinition, PluginDefinition, TriggerDefinition,
+};
+
 pub const PLUGIN_ID: &str = "maintenance";
 pub const PLUGIN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -14,68 +18,6 @@ pub const ARTIFACT_SYSTEM_CLEARANCE: &str = "system_clearance";
 
 const CATEGORY: &str = "Maintenance";
 const CONTEXT_KEY: &str = "maintenanceId";
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct TriggerDefinition {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub description: &'static str,
-    pub category: &'static str,
-    pub icon: &'static str,
-    /// A JSON Schema document.
-    pub payload_schema: &'static str,
-    pub context_key: Option<&'static str>,
-    pub entity_kind: Option<&'static str>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ActionDefinition {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub description: &'static str,
-    pub category: &'static str,
-    pub icon: &'static str,
-    pub config_version: u32,
-    /// A JSON Schema document.
-    pub config_schema: &'static str,
-    pub produces: Option<&'static str>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArtifactType {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    /// A JSON Schema document.
-    pub schema: &'static str,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct EntityKind {
-    pub kind: &'static str,
-    /// A JSON Schema document.
-    pub state_schema: &'static str,
-}
-
-/// A scheduled job, run every `every_seconds`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobDefinition {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub description: &'static str,
-    pub every_seconds: u32,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct PluginDefinition {
-    pub id: &'static str,
-    pub version: &'static str,
-    pub triggers: Vec<TriggerDefinition>,
-    pub actions: Vec<ActionDefinition>,
-    pub artifact_types: Vec<ArtifactType>,
-    pub entity_kinds: Vec<EntityKind>,
-    pub jobs: Vec<JobDefinition>,
-}
 
 /// The JSON Schemas, kept as the documents the host receives: nothing to
 /// build at run time, and readable on their own. The tests below check

@@ -1,312 +1,45 @@
-//! The wit-bindgen glue: WIT imports behind the [`crate::host`] traits,
-//! and the `plugin` export over the domain. No logic lives here.
+//! The plugin as the SDK sees it; `export_plugin!` makes it the
+//! component's `plugin` export. No logic lives here.
 
+use plugin_sdk::{
+    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, PluginDefinition, RunContext,
+    TriggerEvent, host::Host,
+};
 use serde_json::Value;
 
-use crate::host::{self, EntityError, Page, StorageError};
-use crate::{actions, catalog, config, entity, jobs};
+use crate::{actions, catalog, entity, jobs};
 
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "automation-plugin",
-});
+/// The maintenance plugin.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MaintenancePlugin;
 
-use checkstack::automation::{entity as wit_entity, log as wit_log, storage as wit_storage, types};
-use exports::checkstack::automation::plugin as wit_plugin;
-
-/// The component's view of its host: every call goes through a WIT import.
-struct WitHost;
-
-fn storage_error(error: wit_storage::StorageError) -> StorageError {
-    match error {
-        wit_storage::StorageError::InvalidKey(reason) => StorageError::InvalidKey(reason),
-        wit_storage::StorageError::ValueTooLarge(limit) => StorageError::ValueTooLarge(limit),
-        wit_storage::StorageError::Unavailable(reason) => StorageError::Unavailable(reason),
-        wit_storage::StorageError::NotPermitted(reason) => StorageError::NotPermitted(reason),
-    }
-}
-
-impl host::Storage for WitHost {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        wit_storage::get(key).map_err(storage_error)
+impl Plugin for MaintenancePlugin {
+    fn catalog(&self) -> PluginDefinition {
+        catalog::definitions()
     }
 
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        wit_storage::set(key, value).map_err(storage_error)
-    }
-
-    fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        wit_storage::delete(key).map_err(storage_error)
-    }
-
-    fn scan(&self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<Page, StorageError> {
-        let page = wit_storage::scan(prefix, limit, cursor).map_err(storage_error)?;
-        Ok(Page {
-            entries: page
-                .entries
-                .into_iter()
-                .map(|entry| (entry.key, entry.value))
-                .collect(),
-            next_cursor: page.next_cursor,
-        })
-    }
-}
-
-fn entity_error(error: wit_entity::EntityError) -> EntityError {
-    match error {
-        wit_entity::EntityError::UnknownKind(kind) => EntityError::UnknownKind(kind),
-        wit_entity::EntityError::InvalidId(reason) => EntityError::InvalidId(reason),
-        wit_entity::EntityError::InvalidOptions(reason) => EntityError::InvalidOptions(reason),
-        wit_entity::EntityError::InvalidState(problems) => EntityError::InvalidState(
-            problems
-                .into_iter()
-                .map(|p| format!("{}: {}", p.path, p.message))
-                .collect(),
-        ),
-        wit_entity::EntityError::AlreadyOpen(what) => EntityError::AlreadyOpen(what),
-        wit_entity::EntityError::Finished => EntityError::Finished,
-        wit_entity::EntityError::Unavailable(reason) => EntityError::Unavailable(reason),
-        wit_entity::EntityError::NotPermitted(reason) => EntityError::NotPermitted(reason),
-    }
-}
-
-fn parse_json(text: &str) -> Option<Value> {
-    serde_json::from_str(text).ok()
-}
-
-impl host::Mutation for wit_entity::Mutation {
-    fn prev(&self) -> Option<Value> {
-        wit_entity::Mutation::prev(self)
-            .as_deref()
-            .and_then(parse_json)
-    }
-
-    fn commit(self, next: Option<Value>) -> Result<bool, EntityError> {
-        let next = next.map(|state| state.to_string());
-        wit_entity::Mutation::commit(&self, next.as_deref())
-            .map(|receipt| receipt.is_some())
-            .map_err(entity_error)
-    }
-
-    fn abandon(self) -> Result<(), EntityError> {
-        wit_entity::Mutation::abandon(&self).map_err(entity_error)
-    }
-}
-
-fn actor_to_wit(actor: &host::Actor) -> types::Actor {
-    types::Actor {
-        type_: match actor.kind {
-            host::ActorType::System => types::ActorType::System,
-            host::ActorType::User => types::ActorType::User,
-            host::ActorType::Application => types::ActorType::Application,
-            host::ActorType::Service => types::ActorType::Service,
-        },
-        id: actor.id.clone(),
-        name: actor.name.clone(),
-    }
-}
-
-fn actor_from_wit(actor: types::Actor) -> host::Actor {
-    host::Actor {
-        kind: match actor.type_ {
-            types::ActorType::System => host::ActorType::System,
-            types::ActorType::User => host::ActorType::User,
-            types::ActorType::Application => host::ActorType::Application,
-            types::ActorType::Service => host::ActorType::Service,
-        },
-        id: actor.id,
-        name: actor.name,
-    }
-}
-
-impl host::EntityHandle for WitHost {
-    type Mutation<'a> = wit_entity::Mutation;
-
-    fn open(
+    fn run_action<H: Host>(
         &self,
-        kind: &str,
-        id: &str,
-        options: &host::MutationOptions,
-    ) -> Result<wit_entity::Mutation, EntityError> {
-        let options = wit_entity::MutationOptions {
-            run_id: options.run_id.clone(),
-            actor: options.actor.as_ref().map(actor_to_wit),
-        };
-        wit_entity::Mutation::open(kind, id, &options).map_err(entity_error)
+        host: &H,
+        action: &str,
+        config: &Value,
+        context: &RunContext,
+    ) -> Result<ActionSuccess, ActionError> {
+        actions::run_action(host, action, config, context)
+    }
+
+    fn run_job<H: Host>(
+        &self,
+        host: &H,
+        job: &str,
+        context: &JobContext,
+    ) -> Result<(), ActionError> {
+        jobs::run_job(host, job, context)
+    }
+
+    fn derive(&self, change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
+        entity::derive(change)
     }
 }
 
-impl host::Log for WitHost {
-    fn info(&self, message: &str) {
-        wit_log::log(wit_log::Level::Info, message);
-    }
-}
-
-impl host::Environment for WitHost {
-    fn now(&self) -> crate::model::Instant {
-        host::SystemEnvironment.now()
-    }
-
-    fn new_id(&self) -> String {
-        host::SystemEnvironment.new_id()
-    }
-}
-
-struct Component;
-
-fn trigger_to_wit(trigger: catalog::TriggerDefinition) -> wit_plugin::TriggerDefinition {
-    wit_plugin::TriggerDefinition {
-        id: trigger.id.into(),
-        display_name: trigger.display_name.into(),
-        description: trigger.description.into(),
-        category: trigger.category.into(),
-        icon: trigger.icon.into(),
-        payload_schema: trigger.payload_schema.into(),
-        context_key: trigger.context_key.map(Into::into),
-        entity_kind: trigger.entity_kind.map(Into::into),
-    }
-}
-
-fn action_to_wit(action: catalog::ActionDefinition) -> wit_plugin::ActionDefinition {
-    wit_plugin::ActionDefinition {
-        id: action.id.into(),
-        display_name: action.display_name.into(),
-        description: action.description.into(),
-        category: action.category.into(),
-        icon: action.icon.into(),
-        config_version: action.config_version,
-        config_schema: action.config_schema.into(),
-        produces: action.produces.map(Into::into),
-    }
-}
-
-fn problems_to_wit(problems: Vec<config::Problem>) -> Vec<types::Problem> {
-    problems
-        .into_iter()
-        .map(|p| types::Problem {
-            path: p.path,
-            message: p.message,
-        })
-        .collect()
-}
-
-fn error_to_wit(error: actions::ActionError) -> wit_plugin::ActionError {
-    match error {
-        actions::ActionError::InvalidConfig(problems) => {
-            wit_plugin::ActionError::InvalidConfig(problems_to_wit(problems))
-        }
-        actions::ActionError::NotFound(message) => wit_plugin::ActionError::NotFound(message),
-        actions::ActionError::Internal(message) => wit_plugin::ActionError::Internal(message),
-    }
-}
-
-impl wit_plugin::Guest for Component {
-    fn definitions() -> wit_plugin::PluginDefinition {
-        let catalog = catalog::definitions();
-        wit_plugin::PluginDefinition {
-            id: catalog.id.into(),
-            version: catalog.version.into(),
-            triggers: catalog.triggers.into_iter().map(trigger_to_wit).collect(),
-            actions: catalog.actions.into_iter().map(action_to_wit).collect(),
-            artifact_types: catalog
-                .artifact_types
-                .into_iter()
-                .map(|t| wit_plugin::ArtifactType {
-                    id: t.id.into(),
-                    name: t.name.into(),
-                    description: t.description.into(),
-                    schema: t.schema.into(),
-                })
-                .collect(),
-            entity_kinds: catalog
-                .entity_kinds
-                .into_iter()
-                .map(|k| wit_plugin::EntityKind {
-                    kind: k.kind.into(),
-                    state_schema: k.state_schema.into(),
-                })
-                .collect(),
-            jobs: catalog
-                .jobs
-                .into_iter()
-                .map(|job| wit_plugin::JobDefinition {
-                    id: job.id.into(),
-                    display_name: job.display_name.into(),
-                    description: job.description.into(),
-                    schedule: wit_plugin::Schedule::EverySeconds(job.every_seconds),
-                })
-                .collect(),
-        }
-    }
-
-    fn run_action(
-        action_id: String,
-        config: String,
-        context: wit_plugin::RunContext,
-    ) -> Result<wit_plugin::ActionSuccess, wit_plugin::ActionError> {
-        let config: Value = serde_json::from_str(&config).map_err(|error| {
-            wit_plugin::ActionError::InvalidConfig(vec![types::Problem {
-                path: String::new(),
-                message: format!("is not valid JSON: {error}"),
-            }])
-        })?;
-        let run = actions::RunContext {
-            run_id: context.run_id,
-            trigger_actor: context.actor.map(actor_from_wit),
-        };
-        actions::run_action(&WitHost, &action_id, &config, &run)
-            .map(|success| wit_plugin::ActionSuccess {
-                external_id: success.external_id,
-                artifact: success.artifact.map(|artifact| artifact.to_string()),
-            })
-            .map_err(error_to_wit)
-    }
-
-    fn run_job(
-        job_id: String,
-        context: wit_plugin::JobContext,
-    ) -> Result<(), wit_plugin::ActionError> {
-        let scheduled_at =
-            crate::model::Instant::parse(&context.scheduled_at).ok_or_else(|| {
-                wit_plugin::ActionError::Internal(format!(
-                    "the host sent a malformed scheduled-at: {}",
-                    context.scheduled_at
-                ))
-            })?;
-        let context = jobs::JobContext {
-            run_id: context.run_id,
-            actor: actor_from_wit(context.actor),
-            scheduled_at,
-        };
-        jobs::run_job(&WitHost, &job_id, &context).map_err(error_to_wit)
-    }
-
-    fn derive(change: wit_plugin::EntityChange) -> Vec<wit_plugin::TriggerEvent> {
-        let decode = |state: Option<String>| -> Option<Value> {
-            state.map(|text| {
-                serde_json::from_str(&text).unwrap_or_else(|error| {
-                    panic!("the host sent a state that is not JSON: {error}")
-                })
-            })
-        };
-        let change = entity::EntityChange {
-            kind: change.kind,
-            id: change.id,
-            prev: decode(change.prev),
-            next: decode(change.next),
-        };
-        // A change the plugin cannot read breaks the host's side of the
-        // contract: trap, so the host reports it and rolls the run back.
-        let events = entity::derive(&change).unwrap_or_else(|error| panic!("{error}"));
-        events
-            .into_iter()
-            .map(|event| wit_plugin::TriggerEvent {
-                trigger_id: event.trigger_id.into(),
-                payload: event.payload.to_string(),
-                context_key: Some(event.context_key),
-            })
-            .collect()
-    }
-}
-
-export!(Component);
+plugin_sdk::export_plugin!(MaintenancePlugin);

@@ -4,11 +4,13 @@
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 
+use chrono::SecondsFormat;
+use plugin_sdk::config::type_name;
 use serde_json::{Map, Value};
 
-use chrono::SecondsFormat;
-
 use crate::model::{Instant, InstantError, Status};
+
+pub use plugin_sdk::config::{Problem, pointer};
 
 /// The longest text a config field may hold (**Decision**: the
 /// TypeScript package set no bound, which let one config fill storage).
@@ -20,14 +22,6 @@ pub const MAX_LIST_ITEMS: usize = 1_000;
 /// become parts of storage keys, which the host bounds; see
 /// `service::system_segment` for how the longest of them still fit.
 pub const MAX_ID_CHARS: usize = 256;
-
-/// One broken rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// JSON Pointer (RFC 6901) of the offending value.
-    pub path: String,
-    pub message: String,
-}
 
 /// Reads fields from a config object, collecting problems instead of
 /// stopping at the first one.
@@ -52,10 +46,7 @@ impl<'a> ConfigReader<'a> {
 
     /// Records a problem at `path`.
     pub fn problem(&mut self, path: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            path: path.to_owned(),
-            message: message.into(),
-        });
+        self.problems.push(Problem::new(path, message));
     }
 
     fn field(&mut self, name: &'static str) -> Option<&'a Value> {
@@ -289,22 +280,6 @@ impl<'a> ConfigReader<'a> {
                 message: "is incomplete".into(),
             }]
         })
-    }
-}
-
-/// The JSON Pointer of a top-level field, escaped as RFC 6901 says.
-pub fn pointer(field: &str) -> String {
-    format!("/{}", field.replace('~', "~0").replace('/', "~1"))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -1,11 +1,13 @@
 //! The `maintenance` entity: its state, the write protocol the actions
 //! follow, and the deriver that turns its changes into trigger events.
 
+use plugin_sdk::entity::mutate_with;
+use plugin_sdk::host::{EntityHandle, MutationOptions};
+use plugin_sdk::{EntityChange, TriggerEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::actions::ActionError;
-use crate::host::{EntityHandle, Mutation, MutationOptions};
 use crate::model::{Instant, Status, Window, WindowView, canonical_system_ids};
 
 /// The local entity kind the plugin owns.
@@ -34,12 +36,6 @@ impl From<&Window> for EntityState {
     }
 }
 
-impl EntityState {
-    fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
 /// Writes one window through the entity handle: opens the mutation, lets
 /// `apply` do the real storage writes, and commits the resulting state.
 /// When `apply` fails the mutation is abandoned, so its writes roll back.
@@ -49,47 +45,20 @@ pub fn write_entity<E: EntityHandle, T>(
     options: &MutationOptions,
     apply: impl FnOnce() -> Result<(T, Option<EntityState>), ActionError>,
 ) -> Result<T, ActionError> {
-    let entity_failure =
-        |error: crate::host::EntityError| ActionError::Internal(format!("entity engine: {error}"));
-    let mutation = handle
-        .open(ENTITY_KIND, maintenance_id, options)
-        .map_err(entity_failure)?;
-    match apply() {
-        Ok((value, next)) => {
-            mutation
-                .commit(next.as_ref().map(EntityState::to_json))
-                .map_err(entity_failure)?;
-            Ok(value)
-        }
-        Err(error) => {
-            // The action's own error is what the caller needs to see; a
-            // failure to abandon is moot, the host rolls back the whole run.
-            let _ = mutation.abandon();
-            Err(error)
-        }
-    }
-}
-
-/// A change the entity engine recorded, as the deriver sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EntityChange {
-    pub kind: String,
-    pub id: String,
-    pub prev: Option<Value>,
-    pub next: Option<Value>,
-}
-
-/// A trigger event, by local trigger id.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DerivedEvent {
-    pub trigger_id: &'static str,
-    pub payload: Value,
-    pub context_key: String,
+    // The window's own record, not the previous state, is what the
+    // services change, so `prev` is not consulted.
+    mutate_with(
+        handle,
+        ENTITY_KIND,
+        maintenance_id,
+        options,
+        |_prev: Option<EntityState>| apply(),
+    )
 }
 
 /// The trigger events a change fires: none for a deletion, `created` for a
 /// creation, `updated` otherwise. A pure function of the change.
-pub fn derive(change: &EntityChange) -> Result<Vec<DerivedEvent>, String> {
+pub fn derive(change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
     if change.kind != ENTITY_KIND {
         return Ok(Vec::new());
     }
@@ -103,11 +72,11 @@ pub fn derive(change: &EntityChange) -> Result<Vec<DerivedEvent>, String> {
     };
     let state: EntityState = serde_json::from_value(next.clone())
         .map_err(|error| format!("entity {} has a malformed state: {error}", change.id))?;
-    Ok(vec![DerivedEvent {
+    Ok(vec![TriggerEvent::new(
         trigger_id,
-        payload: payload(&change.id, &state),
-        context_key: change.id.clone(),
-    }])
+        payload(&change.id, &state),
+        change.id.clone(),
+    )])
 }
 
 /// The payload both triggers carry, built from the state after the write.
@@ -137,12 +106,7 @@ mod tests {
     }
 
     fn change(prev: Option<Value>, next: Option<Value>) -> EntityChange {
-        EntityChange {
-            kind: ENTITY_KIND.into(),
-            id: "w1".into(),
-            prev,
-            next,
-        }
+        EntityChange::new(ENTITY_KIND, "w1", prev, next)
     }
 
     #[test]
@@ -150,7 +114,7 @@ mod tests {
         let events = derive(&change(None, Some(state("scheduled")))).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].trigger_id, "created");
-        assert_eq!(events[0].context_key, "w1");
+        assert_eq!(events[0].context_key.as_deref(), Some("w1"));
         assert_eq!(
             events[0].payload,
             json!({

@@ -1,24 +1,16 @@
 //! Scheduled jobs: the plugin declares them, the host decides when they
 //! run.
 
+use plugin_sdk::host::Host;
+
 use crate::actions::ActionError;
 use crate::entity::{EntityState, write_entity};
-use crate::host::{Actor, Host, MutationOptions};
-use crate::model::Instant;
 use crate::service::MaintenanceService;
+
+pub use plugin_sdk::JobContext;
 
 /// Moves windows along their lifecycle as time passes.
 pub const JOB_ADVANCE_STATUS: &str = "advance_status";
-
-/// What a job needs to know about its run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobContext {
-    pub run_id: String,
-    /// The plugin's service actor, which the host passes in.
-    pub actor: Actor,
-    /// The instant the job was due at.
-    pub scheduled_at: Instant,
-}
 
 /// Runs the job `job_id` (a local id).
 pub fn run_job<H: Host>(host: &H, job_id: &str, context: &JobContext) -> Result<(), ActionError> {
@@ -33,10 +25,7 @@ pub fn run_job<H: Host>(host: &H, job_id: &str, context: &JobContext) -> Result<
 /// so a window created in the past takes one step per tick.
 fn advance_status<H: Host>(host: &H, context: &JobContext) -> Result<(), ActionError> {
     let service = MaintenanceService::new(host);
-    let options = MutationOptions {
-        run_id: Some(context.run_id.clone()),
-        actor: Some(context.actor.clone()),
-    };
+    let options = context.mutation_options();
     let due = service.due_windows(context.scheduled_at)?;
     let mut moved = 0;
     for window in &due {
@@ -62,9 +51,10 @@ fn advance_status<H: Host>(host: &H, context: &JobContext) -> Result<(), ActionE
 mod tests {
     use super::*;
     use crate::actions::{RunContext, run_action};
-    use crate::host::ActorType;
     use crate::model::Status;
-    use crate::testing::FakeHost;
+    use crate::testing::fake_host;
+    use plugin_sdk::host::{Actor, ActorType};
+    use plugin_sdk::testing::TestHost;
     use serde_json::json;
 
     fn service_actor() -> Actor {
@@ -75,16 +65,16 @@ mod tests {
         }
     }
 
-    fn tick(host: &FakeHost) {
+    fn tick(host: &TestHost) {
         let context = JobContext {
             run_id: "job-run".into(),
             actor: service_actor(),
-            scheduled_at: crate::host::Environment::now(host),
+            scheduled_at: plugin_sdk::host::Environment::now(host),
         };
         run_job(host, JOB_ADVANCE_STATUS, &context).unwrap();
     }
 
-    fn status(host: &FakeHost, id: &str) -> Status {
+    fn status(host: &TestHost, id: &str) -> Status {
         MaintenanceService::new(host)
             .get(id)
             .unwrap()
@@ -94,7 +84,7 @@ mod tests {
 
     #[test]
     fn windows_step_through_their_lifecycle_one_step_per_tick() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let run = RunContext::default();
         let created = run_action(
             &host,
@@ -110,14 +100,14 @@ mod tests {
         assert_eq!(status(&host, &id), Status::Completed);
         tick(&host);
         assert_eq!(status(&host, &id), Status::Completed);
-        let changes = host.changes.borrow();
+        let changes = host.changes();
         assert_eq!(changes.len(), 3);
         assert_eq!(changes[1].options.actor, Some(service_actor()));
     }
 
     #[test]
     fn cancelled_and_future_windows_stay_put() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let run = RunContext::default();
         let future = run_action(
             &host,
@@ -153,11 +143,11 @@ mod tests {
 
     #[test]
     fn unknown_jobs_are_not_found() {
-        let host = FakeHost::default();
+        let host = fake_host();
         let context = JobContext {
             run_id: "r".into(),
             actor: service_actor(),
-            scheduled_at: crate::host::Environment::now(&host),
+            scheduled_at: plugin_sdk::host::Environment::now(&host),
         };
         assert!(matches!(
             run_job(&host, "nope", &context),

@@ -1,6 +1,7 @@
 //! The Checkstack maintenance plugin: maintenance windows for systems,
-//! written as plain Rust over the host traits in [`host`] and compiled to a
-//! WebAssembly component whose glue lives in `component.rs`.
+//! written as plain Rust over the SDK's host traits
+//! ([`plugin_sdk::host`]) and exported as a WebAssembly component by
+//! `plugin_sdk::export_plugin!` in `component.rs`.
 //!
 //! The behaviour is specified in `shared/spec/maintenance.md`.
 
@@ -8,13 +9,13 @@ pub mod actions;
 pub mod catalog;
 pub mod config;
 pub mod entity;
-pub mod host;
 pub mod jobs;
 pub mod model;
 pub mod service;
 
-#[cfg(target_family = "wasm")]
 mod component;
+
+pub use component::MaintenancePlugin;
 
 #[cfg(test)]
 mod testing;

@@ -14,46 +14,16 @@
 //!   due windows reads only those.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::ControlFlow;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use plugin_sdk::host::{Environment, MAX_KEY_BYTES, Storage};
+use plugin_sdk::storage::StorageExt;
 
 use crate::entity::EntityState;
-use crate::host::{Environment, MAX_KEY_BYTES, Storage, StorageError};
 use crate::model::{Instant, Status, UpdateEntry, Window, canonical_system_ids};
 
-/// Entries read per page when walking an index.
-const SCAN_PAGE: u32 = 256;
-
-/// Why a service operation failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServiceError {
-    Storage(StorageError),
-    /// A stored record no longer parses; names the key and the reason.
-    Corrupt {
-        key: String,
-        reason: String,
-    },
-}
-
-impl fmt::Display for ServiceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServiceError::Storage(error) => error.fmt(f),
-            ServiceError::Corrupt { key, reason } => {
-                write!(f, "stored record {key} is corrupt: {reason}")
-            }
-        }
-    }
-}
-
-impl From<StorageError> for ServiceError {
-    fn from(error: StorageError) -> Self {
-        ServiceError::Storage(error)
-    }
-}
+/// Why a service operation failed: the store refused, or a stored record
+/// no longer parses (naming the key and the reason).
+pub use plugin_sdk::storage::StoreError as ServiceError;
 
 /// The fields of a new window.
 #[derive(Clone, Debug, PartialEq)]
@@ -178,7 +148,7 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
             entry.created_at,
             entry.id
         );
-        self.put(&key, &entry)?;
+        self.host.set_json(&key, &entry)?;
         Ok(Some((window, entry)))
     }
 
@@ -198,7 +168,7 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
         if key.len() > MAX_KEY_BYTES {
             return Ok(None);
         }
-        self.read(&key)
+        self.host.get_json(&key)
     }
 
     /// The windows active for `system_id`, ordered by startAt, then id
@@ -207,7 +177,8 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     pub fn active_for_system(&self, system_id: &str) -> Result<Vec<Window>, ServiceError> {
         let prefix = active_prefix(system_id);
         let mut windows = Vec::new();
-        self.scan_prefix(&prefix, |key, _| {
+        for entry in self.host.scan_prefix(&prefix) {
+            let (key, _) = entry?;
             let id = unescape(&key[prefix.len()..]);
             // The index is kept in step with every save; a window that is
             // gone or inactive means a bug, and is skipped rather than
@@ -219,8 +190,7 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
             {
                 windows.push(window);
             }
-            Ok(ControlFlow::Continue(()))
-        })?;
+        }
         windows.sort_by(|a, b| (a.start_at, &a.id).cmp(&(b.start_at, &b.id)));
         Ok(windows)
     }
@@ -242,55 +212,31 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
     /// The window's log, oldest first.
     pub fn updates(&self, maintenance_id: &str) -> Result<Vec<UpdateEntry>, ServiceError> {
         let prefix = format!("update/{}/", escape(maintenance_id));
-        let mut entries = Vec::new();
-        self.scan_prefix(&prefix, |key, value| {
-            entries.push(decode(key, value)?);
-            Ok(ControlFlow::Continue(()))
-        })?;
-        Ok(entries)
+        self.host
+            .scan_json(&prefix)
+            .map(|entry| entry.map(|(_, update)| update))
+            .collect()
     }
 
     /// The windows whose next lifecycle step is due at `now`, earliest
     /// first, reading only the due index up to `now`.
     pub fn due_windows(&self, now: Instant) -> Result<Vec<Window>, ServiceError> {
         let mut windows = Vec::new();
-        self.scan_prefix(DUE_PREFIX, |key, _| {
-            let Some((instant, id)) = parse_due_key(key) else {
-                return Ok(ControlFlow::Continue(()));
+        for entry in self.host.scan_prefix(DUE_PREFIX) {
+            let (key, _) = entry?;
+            let Some((instant, id)) = parse_due_key(&key) else {
+                continue;
             };
             if instant > now {
-                return Ok(ControlFlow::Break(()));
+                break;
             }
             if let Some(window) = self.get(&id)?
                 && due_instant(&window).is_some_and(|due| due <= now)
             {
                 windows.push(window);
             }
-            Ok(ControlFlow::Continue(()))
-        })?;
-        Ok(windows)
-    }
-
-    /// Visits the entries under `prefix` in key order, a page at a time,
-    /// until `visit` breaks or the prefix ends.
-    fn scan_prefix(
-        &self,
-        prefix: &str,
-        mut visit: impl FnMut(&str, &[u8]) -> Result<ControlFlow<()>, ServiceError>,
-    ) -> Result<(), ServiceError> {
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.host.scan(prefix, SCAN_PAGE, cursor.as_deref())?;
-            for (key, value) in &page.entries {
-                if visit(key, value)?.is_break() {
-                    return Ok(());
-                }
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
-            }
         }
+        Ok(windows)
     }
 
     /// Moves a window one step along its lifecycle: scheduled to
@@ -329,30 +275,8 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
         for key in after.iter().filter(|key| !before.contains(key)) {
             self.host.set(key, b"")?;
         }
-        self.put(&window_key(&window.id), window)
+        self.host.set_json(&window_key(&window.id), window)
     }
-
-    fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), ServiceError> {
-        let bytes = serde_json::to_vec(value).map_err(|error| ServiceError::Corrupt {
-            key: key.to_owned(),
-            reason: error.to_string(),
-        })?;
-        Ok(self.host.set(key, &bytes)?)
-    }
-
-    fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ServiceError> {
-        self.host
-            .get(key)?
-            .map(|bytes| decode(key, &bytes))
-            .transpose()
-    }
-}
-
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ServiceError> {
-    serde_json::from_slice(bytes).map_err(|error| ServiceError::Corrupt {
-        key: key.to_owned(),
-        reason: error.to_string(),
-    })
 }
 
 const DUE_PREFIX: &str = "due/";
@@ -433,7 +357,8 @@ fn unescape(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::FakeHost;
+    use crate::testing::storage_host;
+    use plugin_sdk::storage::SCAN_PAGE;
 
     /// The ids of the windows active for `system`, in the order returned.
     fn active_ids<H: Storage + Environment + ?Sized>(
@@ -461,7 +386,7 @@ mod tests {
 
     #[test]
     fn created_windows_are_scheduled_with_canonical_systems() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         let window = service
             .create(new_window(&["b", "a", "b"]), "w1".into())
@@ -473,7 +398,7 @@ mod tests {
 
     #[test]
     fn active_windows_are_found_through_the_index_only() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         service
@@ -491,7 +416,7 @@ mod tests {
 
     #[test]
     fn reopening_a_window_puts_it_back_in_the_index() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         service.close("w1", Some("done")).unwrap();
@@ -504,7 +429,7 @@ mod tests {
 
     #[test]
     fn replacing_systems_moves_the_index() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         let patch = WindowPatch {
@@ -518,7 +443,7 @@ mod tests {
 
     #[test]
     fn missing_windows_are_reported_as_none() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         assert_eq!(
             service.update("nope", &WindowPatch::default()).unwrap(),
@@ -531,7 +456,7 @@ mod tests {
 
     #[test]
     fn updates_are_logged_in_order() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         service.add_update("w1", "first", None, None).unwrap();
@@ -556,7 +481,7 @@ mod tests {
 
     #[test]
     fn due_windows_are_found_through_the_index_and_step_once() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         let mut later = new_window(&["a"]);
@@ -605,7 +530,7 @@ mod tests {
 
     #[test]
     fn ids_too_long_for_a_key_name_no_window() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         let long = "\u{1F600}".repeat(256);
         assert_eq!(service.get(&long).unwrap(), None);
@@ -614,7 +539,7 @@ mod tests {
 
     #[test]
     fn long_system_ids_are_indexed_under_a_digest_and_checked() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         let a = "\u{1F600}".repeat(256);
         let b = "\u{1F601}".repeat(256);
@@ -642,7 +567,7 @@ mod tests {
 
     #[test]
     fn active_windows_come_ordered_by_start_then_id() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         for (id, hour) in [("w1", 12), ("w2", 10), ("w3", 11), ("w0", 12)] {
             let mut window = new_window(&["a"]);
@@ -661,7 +586,7 @@ mod tests {
 
     #[test]
     fn many_active_windows_are_read_across_pages() {
-        let host = FakeHost::default();
+        let host = storage_host();
         let service = MaintenanceService::new(&host);
         for i in 0..(SCAN_PAGE as usize * 2 + 3) {
             service

@@ -1,17 +1,25 @@
-//! The maintenance plugin's domain code compiled natively and run by the
-//! harness's engine through [`Harness::run_native`]: the baseline the
-//! component is compared with, in tests (same outcomes) and benchmarks
-//! (the physical limit of the work).
+//! SDK plugins compiled natively and run by the harness's engine through
+//! [`Harness::run_native`]: the baseline the component is compared with,
+//! in tests (same outcomes) and benchmarks (the physical limit of the
+//! work). [`Native`] adapts any [`plugin_sdk::Plugin`]: the harness's
+//! native host behind the SDK's host traits, what the SDK's component
+//! glue does over the WIT imports, minus the wasm.
 //!
 //! [`Harness::run_native`]: automation_harness::Harness::run_native
 
 use automation_harness::native::{self, NativeEvent, NativeHost, NativePlugin, NativeRunContext};
 use automation_harness::{ActionFailure, ActionSuccess, ChangeRecord, LogLevel, Problem};
-use maintenance_plugin::host::{self, EntityError, StorageError};
-use maintenance_plugin::{actions, entity, model};
+use maintenance_plugin::MaintenancePlugin;
+use plugin_sdk::host::{self, ChangeReceipt, EntityError, Level, StorageError};
+use plugin_sdk::{ActionError, EntityChange, Instant, Plugin, RunContext};
 use serde_json::Value;
 
+/// An SDK plugin as a [`NativePlugin`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Native<P>(pub P);
+
 /// The maintenance plugin as a [`NativePlugin`].
+#[derive(Clone, Copy, Debug, Default)]
 pub struct NativeMaintenance;
 
 impl NativePlugin for NativeMaintenance {
@@ -22,17 +30,32 @@ impl NativePlugin for NativeMaintenance {
         config: &Value,
         context: &NativeRunContext,
     ) -> Result<ActionSuccess, ActionFailure> {
-        let run = actions::RunContext {
-            run_id: context.run_id.clone(),
-            trigger_actor: context.actor.clone().map(actor_to_plugin),
-        };
-        actions::run_action(&Adapter(host), action, config, &run)
+        Native(MaintenancePlugin).run_action(host, action, config, context)
+    }
+
+    fn derive(&self, change: &ChangeRecord) -> Result<Vec<NativeEvent>, String> {
+        Native(MaintenancePlugin).derive(change)
+    }
+}
+
+impl<P: Plugin> NativePlugin for Native<P> {
+    fn run_action(
+        &self,
+        host: &NativeHost,
+        action: &str,
+        config: &Value,
+        context: &NativeRunContext,
+    ) -> Result<ActionSuccess, ActionFailure> {
+        let mut run = RunContext::new(context.run_id.clone());
+        run.actor = context.actor.clone().map(actor_to_plugin);
+        self.0
+            .run_action(&Adapter(host), action, config, &run)
             .map(|success| ActionSuccess {
                 external_id: success.external_id,
                 artifact: success.artifact,
             })
             .map_err(|error| match error {
-                actions::ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
+                ActionError::InvalidConfig(problems) => ActionFailure::InvalidConfig(
                     problems
                         .into_iter()
                         .map(|p| Problem {
@@ -41,31 +64,43 @@ impl NativePlugin for NativeMaintenance {
                         })
                         .collect(),
                 ),
-                actions::ActionError::NotFound(message) => ActionFailure::NotFound(message),
-                actions::ActionError::Internal(message) => ActionFailure::Internal(message),
+                ActionError::NotFound(message) => ActionFailure::NotFound(message),
+                ActionError::Internal(message) => ActionFailure::Internal(message),
             })
     }
 
     fn derive(&self, change: &ChangeRecord) -> Result<Vec<NativeEvent>, String> {
-        let change = entity::EntityChange {
+        let occurred_at = Instant::parse(&change.occurred_at).ok_or_else(|| {
+            format!(
+                "the host recorded a malformed instant: {}",
+                change.occurred_at
+            )
+        })?;
+        let change = EntityChange {
             kind: change.kind.clone(),
             id: change.entity_id.clone(),
             prev: change.prev.clone(),
             next: change.next.clone(),
+            changed_fields: change.changed_fields.clone(),
+            actor: actor_to_plugin(change.actor.clone()),
+            run_id: change.run_id.clone(),
+            occurred_at,
+            change_id: change.change_id.clone(),
         };
-        Ok(entity::derive(&change)?
+        Ok(self
+            .0
+            .derive(&change)?
             .into_iter()
             .map(|event| NativeEvent {
-                trigger_id: event.trigger_id.to_owned(),
+                trigger_id: event.trigger_id,
                 payload: event.payload,
-                context_key: Some(event.context_key),
+                context_key: event.context_key,
             })
             .collect())
     }
 }
 
-/// The plugin's host traits over the harness's native host: what
-/// `component.rs` does over the WIT imports, minus the wasm.
+/// The SDK's host traits over the harness's native host.
 struct Adapter<'h>(&'h NativeHost);
 
 fn storage_error(error: native::StorageError) -> StorageError {
@@ -154,7 +189,7 @@ impl host::Storage for Adapter<'_> {
     }
 }
 
-/// One open write, as the plugin's [`host::Mutation`].
+/// One open write, as the SDK's [`host::Mutation`].
 struct AdapterMutation<'h>(native::NativeMutation<'h>);
 
 impl host::Mutation for AdapterMutation<'_> {
@@ -162,10 +197,16 @@ impl host::Mutation for AdapterMutation<'_> {
         self.0.prev().cloned()
     }
 
-    fn commit(self, next: Option<Value>) -> Result<bool, EntityError> {
+    fn commit(self, next: Option<Value>) -> Result<Option<ChangeReceipt>, EntityError> {
         self.0
             .commit(next)
-            .map(|receipt| receipt.is_some())
+            .map(|receipt| {
+                receipt.map(|receipt| ChangeReceipt {
+                    change_id: receipt.change_id,
+                    changed_fields: receipt.changed_fields,
+                    occurred_at: receipt.occurred_at,
+                })
+            })
             .map_err(entity_error)
     }
 
@@ -199,14 +240,21 @@ impl host::EntityHandle for Adapter<'_> {
 }
 
 impl host::Log for Adapter<'_> {
-    fn info(&self, message: &str) {
-        self.0.log(LogLevel::Info, message);
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        self.0.log(level, message);
     }
 }
 
 impl host::Environment for Adapter<'_> {
-    fn now(&self) -> model::Instant {
-        model::Instant::from_datetime(self.0.now())
+    fn now(&self) -> Instant {
+        Instant::from_datetime(self.0.now())
     }
 
     fn new_id(&self) -> String {
