@@ -1,7 +1,7 @@
 //! Builds the plugin components the integration tests load (the real
-//! maintenance plugin and the hostile test plugin), so
-//! that `cargo test` alone always tests the component of the current
-//! source.
+//! maintenance plugin, the notifications plugin and the hostile test
+//! plugin), so that `cargo test` alone always tests the component of the
+//! current source.
 
 #[path = "../build-support/plugin_build.rs"]
 mod plugin_build;
@@ -13,6 +13,12 @@ fn main() {
             "maintenance-plugin",
             &[][..],
             "plugin",
+        ),
+        (
+            "NOTIFICATIONS_PLUGIN_WASM",
+            "notifications-plugin",
+            &[][..],
+            "plugins/notifications",
         ),
         (
             "HOSTILE_PLUGIN_WASM",

@@ -1,6 +1,6 @@
-//! Shared set-up for the integration tests: the real component, built
-//! from `plugin/` by this crate's build script, loaded once per test
-//! binary.
+//! Shared set-up for the integration tests: the real components, built
+//! from `plugin/` and `plugins/notifications/` by this crate's build
+//! script, each loaded once per test binary.
 
 pub mod native;
 
@@ -20,14 +20,30 @@ pub fn now() -> DateTime<Utc> {
     NOW.parse().expect("NOW is a valid instant")
 }
 
+/// The notifications component this workspace builds.
+pub const NOTIFICATIONS_PLUGIN_WASM: &str = env!("NOTIFICATIONS_PLUGIN_WASM");
+
+/// The engine both plugins are loaded for, made once per test binary.
+fn engine() -> automation_harness::wasmtime::Engine {
+    static ENGINE: OnceLock<automation_harness::wasmtime::Engine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| automation_harness::default_engine().expect("an engine"))
+        .clone()
+}
+
 /// The plugin, loaded once per test binary.
 pub fn plugin() -> Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN
-        .get_or_init(|| {
-            let engine = automation_harness::default_engine().expect("an engine");
-            load(&engine, Path::new(PLUGIN_WASM))
-        })
+        .get_or_init(|| load(&engine(), Path::new(PLUGIN_WASM)))
+        .clone()
+}
+
+/// The notifications plugin, loaded once per test binary.
+pub fn notifications_plugin() -> Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN
+        .get_or_init(|| load(&engine(), Path::new(NOTIFICATIONS_PLUGIN_WASM)))
         .clone()
 }
 
@@ -149,6 +165,18 @@ impl TestStore {
     /// A harness over this store, clock fixed at [`NOW`], seeded.
     pub fn harness(&self) -> Harness {
         harness_on(Arc::clone(&self.backend))
+    }
+
+    /// A harness of the notifications plugin over this store, clock fixed
+    /// at [`NOW`], seeded. Its seed is not [`Self::harness`]'s: two
+    /// harnesses with one seed draw the same run, change and entity ids,
+    /// which collide when they share a store.
+    pub fn notifications_harness(&self) -> Harness {
+        Harness::builder()
+            .backend(Arc::clone(&self.backend))
+            .fixed_clock(now())
+            .seed(11)
+            .with_plugin(notifications_plugin())
     }
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use automation_harness::{
     Harness, InstanceMode, MemoryBackend, RunOutcome, RunRequest, StoreSnapshot,
 };
-use integration_tests::native::NativeMaintenance;
+use integration_tests::native::{Native, NativeMaintenance};
 use integration_tests::*;
+use notifications_plugin::NotificationsPlugin;
 use serde_json::{Value, json};
 
 const HOSTILE_WASM: &str = env!("HOSTILE_PLUGIN_WASM");
@@ -204,6 +205,67 @@ fn the_native_build_and_the_component_do_the_same_runs() {
             "invalid_config"
         ]
     );
+    assert_eq!(canonical(&from_native), canonical(&from_wasm));
+    assert_same_stores(&snapshot(&native), &snapshot(&wasm));
+}
+
+/// The notifications plugin's paths: a send, its dedupe, another send,
+/// delivery twice, an unknown id, and configs the host refuses.
+fn notification_runs(mut run: impl FnMut(RunRequest) -> RunOutcome) -> Vec<RunOutcome> {
+    let config =
+        json!({"channel": "#ops", "subject": "Disk full", "body": "db-1", "dedupeKey": "disk"});
+    let first = run(RunRequest::new("send", config.clone()));
+    let id = first
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|success| success.external_id.clone())
+        .expect("send succeeded");
+    let mut outcomes = vec![first];
+    let requests = [
+        RunRequest::new("send", config),
+        RunRequest::new("send", json!({"channel": "#dev", "subject": "Deployed"})),
+        RunRequest::new("mark_sent", json!({"notificationId": id})),
+        RunRequest::new("mark_sent", json!({"notificationId": id})),
+        RunRequest::new("mark_sent", json!({"notificationId": "missing"})),
+        RunRequest::new("send", json!({"channel": "", "subject": "s", "cc": 1})),
+    ];
+    for request in requests {
+        outcomes.push(run(request.actor(automation_harness::Actor::new(
+            automation_harness::ActorType::User,
+            "u-1",
+            Some("Ann".into()),
+        ))));
+    }
+    outcomes
+}
+
+#[test]
+fn the_notifications_plugin_natively_and_as_a_component_do_the_same_runs() {
+    let harness = || {
+        Harness::builder()
+            .backend(Arc::new(MemoryBackend::new()))
+            .fixed_clock(now())
+            .seed(7)
+            .with_plugin(notifications_plugin())
+    };
+    let (wasm, native) = (harness(), harness());
+    let from_wasm = notification_runs(|request| wasm.run(request).expect("no host error"));
+    let from_native = notification_runs(|request| {
+        native
+            .run_native(&Native(NotificationsPlugin), request)
+            .expect("no host error")
+    });
+    let kinds: Vec<&str> = from_wasm
+        .iter()
+        .map(|outcome| outcome.result.as_ref().map_or_else(|f| f.kind(), |_| "ok"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ok", "ok", "ok", "ok", "ok", "not_found", "invalid_config"]
+    );
+    let events: usize = from_wasm.iter().map(|outcome| outcome.events.len()).sum();
+    assert_eq!(events, 3, "queued twice, sent once");
     assert_eq!(canonical(&from_native), canonical(&from_wasm));
     assert_same_stores(&snapshot(&native), &snapshot(&wasm));
 }
