@@ -122,8 +122,9 @@ impl PluginDefinition {
         }
     }
 
-    /// What the host would refuse at load, one line each: ids that are
-    /// not local ids (`[a-z][a-z0-9_]*`), ids declared twice, schemas that
+    /// What the host would refuse at load, one line each: a plugin id not
+    /// matching `[a-z][a-z0-9_-]*`, ids that are not local ids
+    /// (`[a-z][a-z0-9_]*`), ids declared twice, schemas that
     /// are not JSON objects, an action producing an undeclared artifact
     /// type, a trigger naming an undeclared entity kind, a zero job
     /// interval. Meant for a plugin's own unit tests; it does not check
@@ -172,8 +173,11 @@ impl PluginDefinition {
                 problems.push(format!("job {} runs every 0 seconds", job.id));
             }
         }
-        if !is_local_id(self.id) {
-            problems.push(format!("plugin id {:?} is not a local id", self.id));
+        if !is_plugin_id(self.id) {
+            problems.push(format!(
+                "plugin id {:?} does not match [a-z][a-z0-9_-]*",
+                self.id
+            ));
         }
         let schemas = self
             .triggers
@@ -221,6 +225,14 @@ impl PluginDefinition {
     pub fn action(&self, id: &str) -> Option<&ActionDefinition> {
         self.actions.iter().find(|action| action.id == id)
     }
+}
+
+/// Whether `id` can be a plugin id: `[a-z][a-z0-9_-]*`, as the host
+/// checks it.
+pub fn is_plugin_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Whether `id` is a local id: `[a-z][a-z0-9_]*`.
@@ -315,5 +327,7 @@ mod tests {
         for id in ["", "A", "2a", "a-b", "a.b", "_a"] {
             assert!(!is_local_id(id), "{id}");
         }
+        assert!(is_plugin_id("my-plugin_2"));
+        assert!(!is_plugin_id("My-plugin") && !is_plugin_id("-a") && !is_plugin_id("a.b"));
     }
 }
