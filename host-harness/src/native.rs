@@ -14,16 +14,15 @@ use anyhow::{anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::entity::MutationState;
-use crate::plugin::Catalog;
+use crate::catalog::Catalog;
+use crate::engine::{MutationState, Session};
 use crate::records::{Actor, ChangeRecord, LogLevel};
-use crate::run::{Document, Guest, GuestEvent, GuestSuccess, Invocation};
-use crate::state::Session;
-use crate::{ActionFailure, ActionSuccess};
+use crate::run::{
+    ActionFailure, ActionSuccess, Document, Guest, GuestEvent, GuestSuccess, Invocation,
+};
 
-pub use crate::bindings::entity::{ChangeReceipt, EntityError};
-pub use crate::bindings::storage::{Entry, Page, StorageError};
-pub use crate::bindings::types::Problem as StateProblem;
+pub use crate::engine::{ChangeReceipt, EntityError, Entry, Page, StorageError};
+pub use crate::records::Problem as StateProblem;
 
 /// What a run tells a native action.
 #[derive(Clone, Debug)]

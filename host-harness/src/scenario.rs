@@ -13,7 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Actor, Harness, MemoryBackend, Plugin, RunRequest};
+use crate::backend::MemoryBackend;
+use crate::harness::Harness;
+use crate::records::Actor;
+use crate::run::RunRequest;
+use crate::wasm::Plugin;
 
 /// A scenario as written in its file.
 #[derive(Clone, Debug, Deserialize)]

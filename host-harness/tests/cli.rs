@@ -271,7 +271,7 @@ fn describe_lists_the_qualified_catalog_and_the_imports() {
         catalog["imports"]
             .as_array()
             .unwrap()
-            .contains(&json!("checkstack:automation/entity@0.2.0"))
+            .contains(&json!("checkstack:automation/entity@0.3.0"))
     );
     let text = String::from_utf8(run(&["describe"], &workspace()).stdout).unwrap();
     assert!(
