@@ -114,14 +114,26 @@ pub struct JobDefinition {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerInfo {
+    /// The qualified id, `<plugin>.<local>` such as `maintenance.created`;
+    /// events name their trigger by it.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as `created`.
     pub local_id: String,
+    /// The name shown in an automation editor.
     pub display_name: String,
+    /// What makes the trigger fire, for a human.
     pub description: String,
+    /// The editor category the trigger is listed under.
     pub category: String,
+    /// The name of the icon the editor shows.
     pub icon: String,
+    /// The JSON Schema every payload of the trigger satisfies, parsed.
     pub payload_schema: Value,
+    /// The payload field whose value becomes an event's context key when
+    /// the deriver gives none; absent when the trigger has no such field.
     pub context_key: Option<String>,
+    /// The plugin's local entity kind whose changes fire the trigger
+    /// through the deriver; absent for a trigger fired some other way.
     pub entity_kind: Option<String>,
 }
 
@@ -129,13 +141,26 @@ pub struct TriggerInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionInfo {
+    /// The qualified id, `<plugin>.<local>` such as
+    /// `maintenance.set_system`.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as
+    /// `set_system`.
     pub local_id: String,
+    /// The name shown in an automation editor.
     pub display_name: String,
+    /// What the action does, for a human.
     pub description: String,
+    /// The editor category the action is listed under.
     pub category: String,
+    /// The name of the icon the editor shows.
     pub icon: String,
+    /// The version of the config schema, starting at 1 and raised on every
+    /// incompatible change, so whoever stores a config can tell which
+    /// schema it was written for.
     pub config_version: u32,
+    /// The JSON Schema a config must satisfy, parsed; the host checks every
+    /// request against it before the plugin runs.
     pub config_schema: Value,
     /// The qualified artifact type the action produces.
     pub produces: Option<String>,
@@ -145,10 +170,17 @@ pub struct ActionInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactTypeInfo {
+    /// The qualified id, `<plugin>.<local>` such as `maintenance.window`;
+    /// actions name what they produce by it.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as `window`.
     pub local_id: String,
+    /// The name shown to a human.
     pub name: String,
+    /// What the artifact stands for.
     pub description: String,
+    /// The JSON Schema every artifact of this type satisfies, parsed; the
+    /// host checks each produced artifact against it.
     pub schema: Value,
 }
 
@@ -156,7 +188,10 @@ pub struct ArtifactTypeInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntityKindInfo {
+    /// The local kind, such as `maintenance`. Kinds are never qualified: a
+    /// change carries its plugin id beside it.
     pub kind: String,
+    /// The JSON Schema every state of this kind satisfies, parsed.
     pub state_schema: Value,
 }
 
@@ -164,9 +199,16 @@ pub struct EntityKindInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobInfo {
+    /// The qualified id, `<plugin>.<local>` such as
+    /// `maintenance.advance_status`; a job run's outcome carries it as its
+    /// action.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as
+    /// `advance_status`.
     pub local_id: String,
+    /// The name shown to an operator.
     pub display_name: String,
+    /// What the job does, for a human.
     pub description: String,
     /// The job runs at every whole multiple of this many seconds since the
     /// Unix epoch.
@@ -175,13 +217,23 @@ pub struct JobInfo {
 
 /// A plugin's checked catalog, with every schema compiled.
 pub struct Catalog {
+    /// The plugin id, such as `maintenance`: the prefix of every qualified
+    /// id, matching `[a-z][a-z0-9_-]*`.
     pub id: String,
+    /// The plugin's version as it declared it (semver), such as `1.3.1`.
     pub version: String,
+    /// The triggers by local id, each with its compiled payload schema.
     pub triggers: BTreeMap<String, (TriggerInfo, Schema)>,
+    /// The actions by local id, each with its compiled config schema.
     pub actions: BTreeMap<String, (ActionInfo, Schema)>,
+    /// The artifact types by local id, each with its compiled schema.
     pub artifact_types: BTreeMap<String, (ArtifactTypeInfo, Schema)>,
+    /// The compiled state schema of each entity kind, by local kind.
     pub entity_kinds: BTreeMap<String, Schema>,
+    /// The entity kinds as published, in the order the plugin declared
+    /// them.
     pub entity_kind_infos: Vec<EntityKindInfo>,
+    /// The scheduled jobs by local id.
     pub jobs: BTreeMap<String, JobInfo>,
     /// The component's imports, by name.
     pub imports: Vec<String>,
@@ -213,6 +265,9 @@ impl Catalog {
         format!("{}@{}", self.id, self.version)
     }
 
+    /// The qualified form of a local id, `<plugin>.<local>`: `created`
+    /// becomes `maintenance.created`. The id is not checked against the
+    /// catalog.
     pub fn qualify(&self, local_id: &str) -> String {
         format!("{}.{local_id}", self.id)
     }
@@ -227,14 +282,17 @@ impl Catalog {
         }
     }
 
+    /// The published triggers, ordered by local id.
     pub fn trigger_infos(&self) -> impl Iterator<Item = &TriggerInfo> {
         self.triggers.values().map(|(info, _)| info)
     }
 
+    /// The published actions, ordered by local id.
     pub fn action_infos(&self) -> impl Iterator<Item = &ActionInfo> {
         self.actions.values().map(|(info, _)| info)
     }
 
+    /// The published artifact types, ordered by local id.
     pub fn artifact_type_infos(&self) -> impl Iterator<Item = &ArtifactTypeInfo> {
         self.artifact_types.values().map(|(info, _)| info)
     }

@@ -8,6 +8,8 @@ use rand::{Rng, SeedableRng};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
+    /// The current instant. A run whose clock reads outside
+    /// [`MIN_INSTANT`]..=[`MAX_INSTANT`] fails before the plugin runs.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -28,16 +30,22 @@ pub struct FixedClock {
 }
 
 impl FixedClock {
+    /// A clock standing at `now`. The instant is not checked here: a run
+    /// fails while the clock stands outside the range [`check_instant`]
+    /// accepts.
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
             now: Mutex::new(now),
         }
     }
 
+    /// Moves the clock to `now`, forwards or backwards.
     pub fn set(&self, now: DateTime<Utc>) {
         *self.now.lock() = now;
     }
 
+    /// Moves the clock by `by`; a negative duration moves it back. Unlike
+    /// [`Harness::advance`](crate::Harness::advance), it runs no due jobs.
     pub fn advance(&self, by: chrono::Duration) {
         let mut now = self.now.lock();
         *now += by;

@@ -59,11 +59,15 @@ impl Default for HarnessBuilder {
 }
 
 impl HarnessBuilder {
+    /// Stores runs in `backend` instead of a fresh in-memory store;
+    /// harnesses sharing one see each other's commits.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = backend;
         self
     }
 
+    /// Reads time from `clock`. The harness cannot move a clock given this
+    /// way, so [`Harness::advance`] needs [`Self::fixed_clock`] instead.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self.fixed_clock = None;
@@ -85,7 +89,7 @@ impl HarnessBuilder {
     }
 
     /// What one run may consume. Fuel needs an engine made by
-    /// [`limits::engine`] with fuel on.
+    /// [`crate::wasm::engine`] with fuel on.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -131,6 +135,8 @@ impl HarnessBuilder {
 }
 
 impl Harness {
+    /// A builder with the defaults: an in-memory store, the real clock,
+    /// randomness from the operating system and the default engine.
     pub fn builder() -> HarnessBuilder {
         HarnessBuilder::default()
     }
@@ -140,10 +146,13 @@ impl Harness {
         self.plugin.catalog()
     }
 
+    /// The store runs commit to, for reading the change and event logs or
+    /// taking a snapshot.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
 
+    /// The clock runs read; plugins see it as their current time.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

@@ -19,7 +19,8 @@ pub struct Limits {
     /// Linear memory the instance may grow to, in bytes.
     pub memory_bytes: usize,
     /// Instructions, in wasmtime fuel units, a run may execute; `None`
-    /// meters nothing. Needs an engine made by [`engine`] with fuel on.
+    /// meters nothing. Needs an engine made by [`crate::wasm::engine`] with
+    /// fuel on.
     pub fuel: Option<u64>,
 }
 

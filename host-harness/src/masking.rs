@@ -4,8 +4,8 @@
 //! A run's secrets ([`Secrets`], from `RunRequest::secret`) are replaced by
 //! [`MASK`] wherever they occur in what the host **persists** about the
 //! run: each change's `prev` and `next` states and entity id
-//! ([`mask_change`]), and each event's payload and context key
-//! ([`mask_event`]); strings and object keys alike, at any depth.
+//! (`mask_change`), and each event's payload and context key
+//! (`mask_event`); strings and object keys alike, at any depth.
 //!
 //! Never masked, on purpose:
 //! - the entity state the engine keeps for the plugin to read back (the
@@ -35,6 +35,8 @@ pub const MASK: &str = "****";
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
+    /// The secrets to mask from `secrets`, with duplicates and those
+    /// shorter than [`MIN_SECRET_LEN`] characters left out.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<String> = secrets
             .into_iter()
@@ -45,10 +47,13 @@ impl Secrets {
         Self(secrets)
     }
 
+    /// Whether nothing is left to mask, in which case masking copies values
+    /// unchanged.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// `text` with every occurrence of a secret replaced by [`MASK`].
     pub fn mask_text(&self, text: &str) -> String {
         self.0.iter().fold(text.to_owned(), |text, secret| {
             text.replace(secret.as_str(), MASK)

@@ -53,7 +53,7 @@ impl MutationState {
 /// **The no-op rule.** A commit whose `next` has no field that differs from
 /// `prev` records nothing: no change, so no event, and the storage writes
 /// of the mutation stay with the run without being attributed to a change.
-/// [`Session::commit_mutation`] applies it, and this is the one place that
+/// Committing a mutation applies it, and this is the one place that
 /// decides what differs.
 pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String> {
     let fields = |state: Option<&Value>| {

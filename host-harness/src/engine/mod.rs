@@ -1,6 +1,6 @@
 //! The entity engine: the host side of a run, in plain Rust.
 //!
-//! A [`Session`] serves the plugin's storage ([`storage`]), the entity
+//! A `Session` serves the plugin's storage ([`storage`]), the entity
 //! write protocol ([`entity`]) and the run log ([`log`]) from the run's
 //! transaction. Every way of running a plugin's code calls it: the wasm
 //! adapter maps each contract version's imports onto it, and a native

@@ -2,8 +2,8 @@
 //! one action or job run, whatever runs that code (a wasm instance of any
 //! contract version, or native code).
 //!
-//! [`pipeline`] checks the request, opens the transaction, invokes the
-//! [`Guest`], checks what it returned, derives and checks events, masks
+//! The pipeline checks the request, opens the transaction, invokes the
+//! guest, checks what it returned, derives and checks events, masks
 //! ([`crate::masking`]), persists and commits, all or nothing; this module
 //! holds what a run is asked and what it reports.
 
@@ -25,6 +25,8 @@ pub(crate) use pipeline::{Bookkeeping, NoBookkeeping, Pipeline, Prepared};
 pub struct RunRequest {
     /// A local (`set_system`) or qualified (`maintenance.set_system`) id.
     pub action: String,
+    /// The action's config, checked against the action's config schema
+    /// before the plugin runs.
     pub config: Value,
     /// The run's id; the host makes one up when absent.
     pub run_id: Option<String>,
@@ -35,6 +37,8 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// A request to run `action`, a local or qualified id, with `config`;
+    /// no run id, actor or secrets until set.
     pub fn new(action: impl Into<String>, config: Value) -> Self {
         Self {
             action: action.into(),
@@ -45,16 +49,22 @@ impl RunRequest {
         }
     }
 
+    /// Gives the run this id instead of a UUID drawn by the host.
     pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
         self.run_id = Some(run_id.into());
         self
     }
 
+    /// Attributes the run to `actor`, the actor of the trigger that started
+    /// it.
     pub fn actor(mut self, actor: Actor) -> Self {
         self.actor = Some(actor);
         self
     }
 
+    /// Adds a value to mask wherever it occurs in what the host persists
+    /// about the run; see [`crate::masking`] for what is masked and what is
+    /// not.
     pub fn secret(mut self, secret: impl Into<String>) -> Self {
         self.secrets.push(secret.into());
         self
@@ -65,7 +75,12 @@ impl RunRequest {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionSuccess {
+    /// The id of the thing the action touched, for linking, when the plugin
+    /// reports one; always absent for a job.
     pub external_id: Option<String>,
+    /// The artifact the action produced, checked against the schema of the
+    /// artifact type it declares; absent exactly when it declares none, and
+    /// for a job.
     pub artifact: Option<Value>,
 }
 
@@ -73,8 +88,14 @@ pub struct ActionSuccess {
 /// the host's config check, never a trap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionFailure {
+    /// The config broke the action's schema (found by the host before the
+    /// plugin ran) or the plugin's own rules; one problem each, sorted by
+    /// path.
     InvalidConfig(Vec<Problem>),
+    /// A thing the config names does not exist; carries the plugin's
+    /// message.
     NotFound(String),
+    /// Any other failure the plugin reports; carries its message.
     Internal(String),
 }
 
@@ -88,6 +109,8 @@ impl ActionFailure {
         }
     }
 
+    /// A one-line message for a human; an invalid config lists every
+    /// problem as `path: message`, with `(config)` for the whole config.
     pub fn message(&self) -> String {
         match self {
             ActionFailure::InvalidConfig(problems) => {
@@ -111,6 +134,7 @@ impl ActionFailure {
         }
     }
 
+    /// The problems of an invalid config; empty for any other failure.
     pub fn problems(&self) -> &[Problem] {
         match self {
             ActionFailure::InvalidConfig(problems) => problems,
@@ -123,14 +147,20 @@ impl ActionFailure {
 /// `changes` and `events` are empty; `logs` still says what happened.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
+    /// The run's id: the one the request gave, else a UUID v4 the host
+    /// drew.
     pub run_id: String,
     /// The qualified action or job id.
     pub action: String,
+    /// The plugin's answer, or the host's refusal of the config. A trap or
+    /// a broken contract is not here: it is the `Err` of the call that ran
+    /// the plugin.
     pub result: Result<ActionSuccess, ActionFailure>,
     /// The changes committed, as persisted (secrets masked).
     pub changes: Vec<ChangeRecord>,
     /// The trigger events fired, as persisted (secrets masked).
     pub events: Vec<EventRecord>,
+    /// The lines the plugin logged, in order, kept when the run failed too.
     pub logs: Vec<LogLine>,
     /// Fuel the run consumed, when the engine meters fuel.
     pub fuel_consumed: Option<u64>,
@@ -139,6 +169,7 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// Whether the run succeeded, and so committed its changes and events.
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
     }
@@ -166,8 +197,13 @@ impl RunOutcome {
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {plugin} has no action {action:?}; it has: {known}")]
 pub struct UnknownAction {
+    /// The plugin as `<id>@<version>`, such as `maintenance@1.3.1`.
     pub plugin: String,
+    /// The id asked for, as the caller spelled it: an action's, or a job's
+    /// for [`Harness::run_job`](crate::Harness::run_job).
     pub action: String,
+    /// The plugin's local ids of that sort (actions or jobs),
+    /// comma-separated.
     pub known: String,
 }
 
