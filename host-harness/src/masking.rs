@@ -79,6 +79,28 @@ impl Secrets {
     }
 }
 
+/// A change as persisted: states and entity id masked.
+pub(crate) fn mask_change(change: &ChangeRecord, secrets: &Secrets) -> ChangeRecord {
+    ChangeRecord {
+        prev: change.prev.as_ref().map(|state| secrets.mask(state)),
+        next: change.next.as_ref().map(|state| secrets.mask(state)),
+        entity_id: secrets.mask_text(&change.entity_id),
+        ..change.clone()
+    }
+}
+
+/// An event as persisted: payload and context key masked.
+pub(crate) fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
+    EventRecord {
+        payload: secrets.mask(&event.payload),
+        context_key: event
+            .context_key
+            .as_deref()
+            .map(|key| secrets.mask_text(key)),
+        ..event.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,27 +123,5 @@ mod tests {
     fn short_secrets_are_ignored_and_longer_ones_win() {
         let secrets = Secrets::new(["abc".to_owned(), "abcd".to_owned(), "abcdef".to_owned()]);
         assert_eq!(secrets.mask_text("abc abcd abcdef"), "abc **** ****");
-    }
-}
-
-/// A change as persisted: states and entity id masked.
-pub(crate) fn mask_change(change: &ChangeRecord, secrets: &Secrets) -> ChangeRecord {
-    ChangeRecord {
-        prev: change.prev.as_ref().map(|state| secrets.mask(state)),
-        next: change.next.as_ref().map(|state| secrets.mask(state)),
-        entity_id: secrets.mask_text(&change.entity_id),
-        ..change.clone()
-    }
-}
-
-/// An event as persisted: payload and context key masked.
-pub(crate) fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
-    EventRecord {
-        payload: secrets.mask(&event.payload),
-        context_key: event
-            .context_key
-            .as_deref()
-            .map(|key| secrets.mask_text(key)),
-        ..event.clone()
     }
 }
