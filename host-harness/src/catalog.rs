@@ -35,7 +35,7 @@ pub struct PluginDefinition {
 /// A declared trigger.
 #[derive(Clone, Debug)]
 pub struct TriggerDefinition {
-    /// The local id.
+    /// The trigger's local id, such as `created`, unique in the plugin.
     pub id: String,
     /// The name an editor shows.
     pub display_name: String,
@@ -56,7 +56,7 @@ pub struct TriggerDefinition {
 /// A declared action.
 #[derive(Clone, Debug)]
 pub struct ActionDefinition {
-    /// The local id.
+    /// The action's local id, such as `set_system`, unique in the plugin.
     pub id: String,
     /// The name an editor shows.
     pub display_name: String,
@@ -77,7 +77,7 @@ pub struct ActionDefinition {
 /// A declared artifact type.
 #[derive(Clone, Debug)]
 pub struct ArtifactTypeDefinition {
-    /// The local id.
+    /// The artifact type's local id, such as `window`.
     pub id: String,
     /// The name shown to a human.
     pub name: String,
@@ -90,7 +90,7 @@ pub struct ArtifactTypeDefinition {
 /// A declared entity kind.
 #[derive(Clone, Debug)]
 pub struct EntityKindDefinition {
-    /// The local kind.
+    /// The kind's local name, such as `maintenance`.
     pub kind: String,
     /// The state's JSON Schema, as text.
     pub state_schema: String,
@@ -99,7 +99,7 @@ pub struct EntityKindDefinition {
 /// A declared scheduled job.
 #[derive(Clone, Debug)]
 pub struct JobDefinition {
-    /// The local id.
+    /// The job's local id, such as `advance_status`.
     pub id: String,
     /// The name an operator sees.
     pub display_name: String,
