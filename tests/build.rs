@@ -39,6 +39,18 @@ fn main() {
             "tests/hostile-plugin",
         ),
         (
+            "CONTRACT_0_2_PLUGIN_WASM",
+            "contract-fixture",
+            &["v0_2"][..],
+            "tests/contract-fixture",
+        ),
+        (
+            "CONTRACT_0_1_PLUGIN_WASM",
+            "contract-fixture",
+            &["v0_1"][..],
+            "tests/contract-fixture",
+        ),
+        (
             "SLEEPY_DEFINITIONS_PLUGIN_WASM",
             "hostile-plugin",
             &["sleep-in-definitions"][..],

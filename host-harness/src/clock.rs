@@ -1,9 +1,6 @@
 //! The time and randomness a plugin sees. Both come from the host, so a
 //! test can fix them: a [`FixedClock`] and a seeded [`Randomness`].
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
@@ -11,6 +8,8 @@ use rand::{Rng, SeedableRng};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
+    /// The current instant. A run whose clock reads outside
+    /// [`MIN_INSTANT`]..=[`MAX_INSTANT`] fails before the plugin runs.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -31,16 +30,22 @@ pub struct FixedClock {
 }
 
 impl FixedClock {
+    /// A clock standing at `now`. The instant is not checked here: a run
+    /// fails while the clock stands outside the range [`check_instant`]
+    /// accepts.
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
             now: Mutex::new(now),
         }
     }
 
+    /// Moves the clock to `now`, forwards or backwards.
     pub fn set(&self, now: DateTime<Utc>) {
         *self.now.lock() = now;
     }
 
+    /// Moves the clock by `by`; a negative duration moves it back. Unlike
+    /// [`Harness::advance`](crate::Harness::advance), it runs no due jobs.
     pub fn advance(&self, by: chrono::Duration) {
         let mut now = self.now.lock();
         *now += by;
@@ -88,7 +93,7 @@ pub fn check_instant(instant: DateTime<Utc>) -> Result<DateTime<Utc>, InstantOut
 /// Nanoseconds since the Unix epoch, saturating at the ends of the range
 /// [`check_instant`] accepts: a clock out of range shows its nearest end,
 /// never an unrelated instant.
-fn epoch_nanos(instant: DateTime<Utc>) -> u64 {
+pub(crate) fn epoch_nanos(instant: DateTime<Utc>) -> u64 {
     match instant.timestamp_nanos_opt() {
         Some(nanos) => nanos.max(0) as u64,
         None if instant < MIN_INSTANT => 0,
@@ -104,34 +109,6 @@ fn format_instant_exact(instant: DateTime<Utc>) -> String {
 /// Prints an instant the way every record of the harness does.
 pub fn format_instant(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Serves a [`Clock`] as WASI's wall clock.
-pub(crate) struct WasiWallClock(pub Arc<dyn Clock>);
-
-impl wasmtime_wasi::HostWallClock for WasiWallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_millis(1)
-    }
-
-    fn now(&self) -> Duration {
-        Duration::from_nanos(epoch_nanos(self.0.now()))
-    }
-}
-
-/// Serves a [`Clock`] as WASI's monotonic clock, so a fixed clock stops
-/// both; time never runs backwards within a run because the clock only
-/// moves between runs.
-pub(crate) struct WasiMonotonicClock(pub Arc<dyn Clock>);
-
-impl wasmtime_wasi::HostMonotonicClock for WasiMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1_000_000
-    }
-
-    fn now(&self) -> u64 {
-        epoch_nanos(self.0.now())
-    }
 }
 
 /// Where the randomness of runs comes from. Every run gets its own

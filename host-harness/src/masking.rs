@@ -1,12 +1,32 @@
-//! Run-secret masking: every occurrence of a run's secret in what the host
-//! persists becomes `****`. The state a plugin reads back is never masked,
-//! and the diff is taken before masking, so masking never causes a change.
+//! The masking policy: what of a run's secrets the host persists, and what
+//! it never touches.
+//!
+//! A run's secrets ([`Secrets`], from `RunRequest::secret`) are replaced by
+//! [`MASK`] wherever they occur in what the host **persists** about the
+//! run: each change's `prev` and `next` states and entity id
+//! (`mask_change`), and each event's payload and context key
+//! (`mask_event`); strings and object keys alike, at any depth.
+//!
+//! Never masked, on purpose:
+//! - the entity state the engine keeps for the plugin to read back (the
+//!   next run's `prev`): masking it would corrupt the plugin's own data;
+//! - the diff: it is taken before masking, so masking never causes or
+//!   hides a change;
+//! - ids the host makes (run, change and event ids), actors, trigger and
+//!   action ids: they carry no plugin data;
+//! - the run's log lines and the artifact, which are returned to the
+//!   caller of the run and not persisted by the host;
+//! - secrets shorter than [`MIN_SECRET_LEN`], which would mangle every
+//!   record and hide nothing.
 
 use serde_json::{Map, Value};
+
+use crate::records::{ChangeRecord, EventRecord};
 
 /// Secrets shorter than this are not masked: masking `a` would mangle
 /// every record and hide nothing.
 pub const MIN_SECRET_LEN: usize = 4;
+/// What a secret becomes.
 pub const MASK: &str = "****";
 
 /// The secrets of one run, longest first so that a secret containing
@@ -15,6 +35,8 @@ pub const MASK: &str = "****";
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
+    /// The secrets to mask from `secrets`, with duplicates and those
+    /// shorter than [`MIN_SECRET_LEN`] characters left out.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<String> = secrets
             .into_iter()
@@ -25,10 +47,13 @@ impl Secrets {
         Self(secrets)
     }
 
+    /// Whether nothing is left to mask, in which case masking copies values
+    /// unchanged.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// `text` with every occurrence of a secret replaced by [`MASK`].
     pub fn mask_text(&self, text: &str) -> String {
         self.0.iter().fold(text.to_owned(), |text, secret| {
             text.replace(secret.as_str(), MASK)
@@ -51,6 +76,28 @@ impl Secrets {
             ),
             other => other.clone(),
         }
+    }
+}
+
+/// A change as persisted: states and entity id masked.
+pub(crate) fn mask_change(change: &ChangeRecord, secrets: &Secrets) -> ChangeRecord {
+    ChangeRecord {
+        prev: change.prev.as_ref().map(|state| secrets.mask(state)),
+        next: change.next.as_ref().map(|state| secrets.mask(state)),
+        entity_id: secrets.mask_text(&change.entity_id),
+        ..change.clone()
+    }
+}
+
+/// An event as persisted: payload and context key masked.
+pub(crate) fn mask_event(event: &EventRecord, secrets: &Secrets) -> EventRecord {
+    EventRecord {
+        payload: secrets.mask(&event.payload),
+        context_key: event
+            .context_key
+            .as_deref()
+            .map(|key| secrets.mask_text(key)),
+        ..event.clone()
     }
 }
 

@@ -14,20 +14,21 @@ use anyhow::{anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::entity::MutationState;
-use crate::plugin::Catalog;
+use crate::catalog::Catalog;
+use crate::engine::{MutationState, Session};
 use crate::records::{Actor, ChangeRecord, LogLevel};
-use crate::run::{Document, Guest, GuestEvent, GuestSuccess, Invocation};
-use crate::state::Session;
-use crate::{ActionFailure, ActionSuccess};
+use crate::run::{
+    ActionFailure, ActionSuccess, Document, Guest, GuestEvent, GuestSuccess, Invocation,
+};
 
-pub use crate::bindings::entity::{ChangeReceipt, EntityError};
-pub use crate::bindings::storage::{Entry, Page, StorageError};
-pub use crate::bindings::types::Problem as StateProblem;
+pub use crate::engine::{ChangeReceipt, EntityError, Entry, Page, StorageError};
+pub use crate::records::Problem as StateProblem;
 
 /// What a run tells a native action.
 #[derive(Clone, Debug)]
 pub struct NativeRunContext {
+    /// The run's id; entity writes may carry it, or leave it out and the
+    /// host fills it in.
     pub run_id: String,
     /// The actor of the trigger that started the run.
     pub actor: Option<Actor>,
@@ -36,9 +37,14 @@ pub struct NativeRunContext {
 /// An event a native deriver fires.
 #[derive(Clone, Debug)]
 pub struct NativeEvent {
-    /// A local or qualified trigger id.
+    /// The trigger's local id, such as `created`; a qualified id is refused
+    /// like any undeclared trigger.
     pub trigger_id: String,
+    /// The event's payload, which must satisfy the trigger's payload
+    /// schema.
     pub payload: Value,
+    /// The event's context key; when absent, the host reads it from the
+    /// payload field the trigger names as its context key.
     pub context_key: Option<String>,
 }
 
@@ -68,6 +74,8 @@ pub struct NativeHost {
 }
 
 impl NativeHost {
+    /// The value at `key` in the plugin's own key space, absent when there
+    /// is none; sees the run's own uncommitted writes.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.session.borrow_mut().storage_get(key)
     }
@@ -77,10 +85,16 @@ impl NativeHost {
         self.session.borrow_mut().storage_set(key, value)
     }
 
+    /// Removes the value at `key`; true when there was one. Needs an open
+    /// mutation, like [`Self::set`].
     pub fn delete(&self, key: &str) -> Result<bool, StorageError> {
         self.session.borrow_mut().storage_delete(key)
     }
 
+    /// At most `limit` entries whose keys start with `prefix`, in ascending
+    /// key order, after `cursor` (a previous page's [`Page::next_cursor`]).
+    /// `limit` is held between 1 and
+    /// [`MAX_SCAN_LIMIT`](crate::limits::MAX_SCAN_LIMIT).
     pub fn scan(
         &self,
         prefix: &str,
@@ -107,6 +121,9 @@ impl NativeHost {
         Ok(NativeMutation { host: self, state })
     }
 
+    /// Appends a line to the run's log, which the run's outcome returns;
+    /// past [`MAX_LOG_BYTES`](crate::limits::MAX_LOG_BYTES) lines are
+    /// dropped.
     pub fn log(&self, level: LogLevel, message: &str) {
         self.session.borrow_mut().log(level, message.to_owned());
     }
@@ -143,6 +160,11 @@ impl NativeMutation<'_> {
         self.state.prev()
     }
 
+    /// Ends the write with the entity's new state, `None` to delete it,
+    /// checked against the kind's state schema. Returns the recorded
+    /// change, or `None` when no field differs. Unlike a component's
+    /// commit, a failed one cannot be retried: the mutation is consumed
+    /// either way.
     pub fn commit(mut self, next: Option<Value>) -> Result<Option<ChangeReceipt>, EntityError> {
         self.host
             .session
@@ -150,6 +172,8 @@ impl NativeMutation<'_> {
             .commit_mutation(&mut self.state, next)
     }
 
+    /// Ends the write without a change, rolling back the storage writes
+    /// made while it was open.
     pub fn abandon(mut self) -> Result<(), EntityError> {
         match self.host.session.borrow_mut().end_mutation(&mut self.state) {
             Ok(true) => Ok(()),

@@ -13,13 +13,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Actor, Harness, MemoryBackend, Plugin, RunRequest};
+use crate::backend::MemoryBackend;
+use crate::harness::Harness;
+use crate::records::Actor;
+use crate::run::RunRequest;
+use crate::wasm::Plugin;
 
 /// A scenario as written in its file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Scenario {
+    /// Names the scenario in its report.
     pub name: String,
+    /// What the scenario shows, for a human; the demo prints it before
+    /// running the steps.
     #[serde(default)]
     pub description: Option<String>,
     /// Where the host clock stands; the real clock when absent.
@@ -39,14 +46,21 @@ pub struct Step {
     pub id: Option<String>,
     /// The action, local or qualified.
     pub run: String,
+    /// The action's config; `{}` when absent.
     #[serde(default = "empty_object")]
     pub config: Value,
+    /// The actor the run is attributed to, an object with `type`, `id` and
+    /// optionally `name`; none when absent.
     #[serde(default)]
     pub actor: Option<Actor>,
+    /// The run's id; the host draws one when absent.
     #[serde(default)]
     pub run_id: Option<String>,
+    /// Values masked in the changes and events the run persists.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// What the outcome must look like; without it the step passes unless
+    /// it could not run at all, even when the action fails.
     #[serde(default)]
     pub expect: Option<Expectation>,
 }
@@ -58,10 +72,13 @@ pub struct Step {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AdvanceStep {
+    /// Names the step's gathered outcome for later templates.
     #[serde(default)]
     pub id: Option<String>,
     /// An ISO 8601 duration, such as `PT2M`.
     pub advance: String,
+    /// What the gathered outcome must look like; without it the step passes
+    /// unless it could not run at all, even when a job fails.
     #[serde(default)]
     pub expect: Option<Expectation>,
 }
@@ -78,10 +95,13 @@ fn empty_object() -> Value {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Expectation {
+    /// Whether the run must succeed (`true`) or fail (`false`).
     pub ok: Option<bool>,
+    /// Equal to the outcome's `externalId`.
     pub external_id: Option<Value>,
     /// Matched as a subset of the artifact.
     pub artifact: Option<Value>,
+    /// What the failing run's error must look like.
     pub error: Option<ErrorExpectation>,
     /// Every event fired, in order, each matched as a subset.
     pub events: Option<Vec<Value>>,
@@ -130,7 +150,10 @@ impl Scenario {
 pub struct Mismatch {
     /// What was compared, such as `artifact.status` or `events`.
     pub what: String,
+    /// The value the step expected; for `logs`, the text no line contained.
     pub expected: Value,
+    /// The value found in the outcome, `null` when it had none; for `logs`,
+    /// every line's message.
     pub actual: Value,
 }
 
@@ -140,11 +163,17 @@ pub struct Mismatch {
 pub struct StepReport {
     /// 1-based.
     pub index: usize,
+    /// The step's `id`, when it has one.
     pub id: Option<String>,
+    /// The action the step ran, as written, or `advance <duration>` for a
+    /// step that moves the clock.
     pub action: String,
+    /// Whether the step ran and every expectation held.
     pub passed: bool,
     /// Why the step could not run at all, such as an unknown action.
     pub error: Option<String>,
+    /// Every expectation that did not hold; empty when the step could not
+    /// run.
     pub mismatches: Vec<Mismatch>,
     /// The run's outcome, as `run --json` prints it.
     pub outcome: Option<Value>,
@@ -153,8 +182,11 @@ pub struct StepReport {
 /// How a scenario went.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioReport {
+    /// The scenario's name, as its file gives it.
     pub name: String,
+    /// Whether every step passed.
     pub passed: bool,
+    /// How each step went, in the file's order.
     pub steps: Vec<StepReport>,
 }
 

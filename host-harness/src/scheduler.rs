@@ -9,9 +9,11 @@ use anyhow::{Context as _, anyhow, ensure};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::backend::Transaction;
+use crate::catalog::JobInfo;
 use crate::clock::format_instant;
+use crate::harness::Harness;
 use crate::run::Bookkeeping;
-use crate::{Harness, JobInfo, RunOutcome, UnknownAction};
+use crate::run::{RunOutcome, UnknownAction};
 
 /// The latest instant at or before `now` at which `job` is due.
 pub fn latest_due(job: &JobInfo, now: DateTime<Utc>) -> DateTime<Utc> {

@@ -240,7 +240,10 @@ fn the_entity_protocol_cannot_be_broken() {
     );
     assert_contains(
         &sandbox.misbehave("write_without_mutation"),
-        &["internal", "writes need an open entity mutation"],
+        &[
+            "internal",
+            "NotPermitted(\"writes need an open entity mutation\")",
+        ],
     );
     assert_contains(
         &sandbox.misbehave("invalid_json_state"),
@@ -268,6 +271,22 @@ fn what_a_plugin_returns_is_checked() {
         &[
             "fire_undeclared_trigger",
             "fired undeclared trigger \"nonexistent\"",
+        ],
+    );
+    // Contract 0.3 takes local trigger ids only, even the plugin's own
+    // qualified one; and storage tells the deriver it is not permitted.
+    assert_contains(
+        &sandbox.misbehave("fire_qualified_trigger"),
+        &[
+            "fire_qualified_trigger",
+            "fired undeclared trigger \"hostile.changed\"",
+        ],
+    );
+    assert_contains(
+        &sandbox.misbehave("read_in_derive"),
+        &[
+            "the deriver trapped",
+            "the deriver read storage: Err(NotPermitted(\"storage is not available to the deriver, which must be pure\"))",
         ],
     );
 }
@@ -302,7 +321,7 @@ fn a_plugin_importing_the_filesystem_is_refused_at_load() {
 
 #[test]
 fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
-    let engine = automation_harness::limits::engine(automation_harness::EngineOptions {
+    let engine = automation_harness::engine(automation_harness::EngineOptions {
         fuel: true,
         ..Default::default()
     })

@@ -14,6 +14,8 @@ pub struct MemoryBackend {
 }
 
 impl MemoryBackend {
+    /// An empty store. Clones share it, so a clone kept aside can read what
+    /// a harness's runs committed.
     pub fn new() -> Self {
         Self::default()
     }

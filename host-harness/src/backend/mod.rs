@@ -38,7 +38,11 @@ pub trait Backend: Send + Sync + 'static {
 
 /// One run's view of a backend.
 pub trait Transaction: Send {
+    /// The value at `key` in the key space `space`, including this
+    /// transaction's own uncommitted writes; absent when there is none.
     fn get(&mut self, space: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    /// Stores `value` at `key` in the key space `space`, replacing any
+    /// value there.
     fn set(&mut self, space: &str, key: &str, value: &[u8]) -> anyhow::Result<()>;
     /// True when a value was there.
     fn delete(&mut self, space: &str, key: &str) -> anyhow::Result<bool>;
@@ -51,19 +55,36 @@ pub trait Transaction: Send {
         after: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<(String, Vec<u8>)>>;
+    /// Marks the current position, so an entity mutation can later be
+    /// undone with [`Self::rollback_to`] without losing the rest of the
+    /// run.
     fn savepoint(&mut self) -> anyhow::Result<Savepoint>;
     /// Undoes every write made since `savepoint`.
     fn rollback_to(&mut self, savepoint: Savepoint) -> anyhow::Result<()>;
+    /// Appends a change to the change log; it becomes visible only on
+    /// commit.
     fn append_change(&mut self, change: &ChangeRecord) -> anyhow::Result<()>;
+    /// Appends an event to the event log. The change it derives from must
+    /// already be appended: a durable store refuses an event whose change
+    /// it lacks.
     fn append_event(&mut self, event: &EventRecord) -> anyhow::Result<()>;
+    /// Makes every write of the transaction durable and visible to others,
+    /// and ends it. Dropping a transaction instead rolls it all back.
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
 /// The whole content of a store.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoreSnapshot {
+    /// Every non-empty key space with its keys and values:
+    /// `plugin/<plugin-id>` holds the plugin's own keys,
+    /// `entity/<plugin-id>` the engine's current states (keyed
+    /// `<kind>/<entity-id>`), `scheduler/<plugin-id>` when each job last
+    /// ran.
     pub spaces: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// The change log, oldest first.
     pub changes: Vec<ChangeRecord>,
+    /// The trigger event log, oldest first.
     pub events: Vec<EventRecord>,
 }
 

@@ -84,6 +84,7 @@ impl SqliteBackend {
         Ok(backend)
     }
 
+    /// The database file, as given to [`Self::open`].
     pub fn path(&self) -> &Path {
         &self.path
     }

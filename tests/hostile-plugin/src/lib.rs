@@ -29,6 +29,10 @@ const ACTIONS: &[&str] = &[
     "invalid_json_artifact",
     "invalid_json_state",
     "fire_undeclared_trigger",
+    // Contract 0.3: the deriver names triggers by local id only, and may
+    // not touch storage (`not-permitted`, not `unavailable`).
+    "fire_qualified_trigger",
+    "read_in_derive",
     "well_behaved",
     "count_runs",
     // Waiting, or trying to, inside a host call, where epoch interruption
@@ -259,6 +263,8 @@ impl Guest for Hostile {
             }
             // The deriver joins in on these, recognising the state.
             "fire_undeclared_trigger"
+            | "fire_qualified_trigger"
+            | "read_in_derive"
             | "sleep_in_derive"
             | "huge_payload"
             | "bad_payload"
@@ -438,6 +444,9 @@ impl Guest for Hostile {
         let mut payload = change.next.clone().unwrap_or_else(|| state("deleted"));
         match change.next.as_deref().and_then(named_by) {
             Some("fire_undeclared_trigger") => trigger_id = "nonexistent",
+            Some("fire_qualified_trigger") => trigger_id = "hostile.changed",
+            // The deriver cannot return an error: a trap carries it out.
+            Some("read_in_derive") => panic!("the deriver read storage: {:?}", storage::get("k")),
             Some("sleep_in_derive") => sleep_forever(),
             Some("huge_payload") => {
                 let padding = "x".repeat(2 << 20);

@@ -17,6 +17,7 @@ pub fn describe_json(plugin: &Plugin) -> Value {
     let catalog = plugin.catalog();
     json!({
         "plugin": { "id": catalog.id, "version": catalog.version },
+        "contract": format!("checkstack:automation@{}", plugin.contract_version()),
         "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
         "actions": catalog.action_infos().collect::<Vec<_>>(),
         "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
@@ -57,6 +58,10 @@ pub fn describe(plugin: &Plugin, path: &Path) {
         catalog.id,
         catalog.version,
         path.display()
+    );
+    println!(
+        "Built for checkstack:automation@{}",
+        plugin.contract_version()
     );
     println!();
     println!("Triggers (fired by the entity engine from changes):");

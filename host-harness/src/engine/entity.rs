@@ -1,25 +1,30 @@
-//! `interface entity`: the write protocol of the reactive entity engine.
+//! The write protocol of the reactive entity engine.
 //!
 //! The engine keeps each entity's committed state in its own key space.
 //! Opening a mutation reads `prev` from there and sets a savepoint;
 //! committing diffs `prev` against `next` and records a change when a
-//! field differs; abandoning, or dropping an open mutation, rolls the
-//! storage writes made since the savepoint back.
+//! field differs (see [`changed_fields`], the no-op rule); abandoning, or
+//! dropping an open mutation, rolls the storage writes made since the
+//! savepoint back.
 
 use serde_json::Value;
-use wasmtime::component::Resource;
 
+use super::{EntityError, Phase, Session};
 use crate::backend::Savepoint;
-use crate::bindings::entity::{ChangeReceipt, EntityError, Host, HostMutation, MutationOptions};
-use crate::bindings::types::Problem as WitProblem;
 use crate::clock::format_instant;
-use crate::records::{Actor, ChangeRecord};
-use crate::state::{HostState, Phase, Session};
+use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ENTITY_ID_BYTES};
+use crate::records::{Actor, ChangeRecord, Problem};
 
-/// Longest entity id, in bytes.
-pub const MAX_ENTITY_ID_BYTES: usize = 512;
-
-type EntityResult<T> = wasmtime::Result<Result<T, EntityError>>;
+/// A change the engine recorded for a committed mutation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeReceipt {
+    /// The recorded change's id.
+    pub change_id: String,
+    /// The fields that differ, sorted.
+    pub changed_fields: Vec<String>,
+    /// When the change was recorded.
+    pub occurred_at: String,
+}
 
 /// One open write of one entity; the `mutation` resource.
 pub struct MutationState {
@@ -37,13 +42,19 @@ impl MutationState {
         self.prev.as_ref()
     }
 
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}/{}", self.kind, self.id)
     }
 }
 
 /// The fields whose values differ between two states, sorted. A field
 /// missing on one side differs from any value on the other.
+///
+/// **The no-op rule.** A commit whose `next` has no field that differs from
+/// `prev` records nothing: no change, so no event, and the storage writes
+/// of the mutation stay with the run without being attributed to a change.
+/// Committing a mutation applies it, and this is the one place that
+/// decides what differs.
 pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String> {
     let fields = |state: Option<&Value>| {
         state
@@ -61,18 +72,8 @@ pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String>
     names
 }
 
-fn problems_to_wit(problems: Vec<crate::records::Problem>) -> Vec<WitProblem> {
-    problems
-        .into_iter()
-        .map(|p| WitProblem {
-            path: p.path,
-            message: p.message,
-        })
-        .collect()
-}
-
 fn invalid_state(message: String) -> EntityError {
-    EntityError::InvalidState(vec![WitProblem {
+    EntityError::InvalidState(vec![Problem {
         path: String::new(),
         message,
     }])
@@ -90,11 +91,10 @@ impl Session {
     /// Parses a state the plugin sent as JSON text; [`Self::check_state`]
     /// checks it.
     fn parse_state(text: &str) -> Result<Value, EntityError> {
-        if text.len() > crate::run::MAX_DOCUMENT_BYTES {
+        if text.len() > MAX_DOCUMENT_BYTES {
             return Err(invalid_state(format!(
-                "is {} bytes; the limit is {}",
+                "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
                 text.len(),
-                crate::run::MAX_DOCUMENT_BYTES
             )));
         }
         serde_json::from_str(text)
@@ -113,14 +113,14 @@ impl Session {
             .ok_or_else(|| EntityError::UnknownKind(kind.to_owned()))?;
         let problems = schema.problems(&state);
         if !problems.is_empty() {
-            return Err(EntityError::InvalidState(problems_to_wit(problems)));
+            return Err(EntityError::InvalidState(problems));
         }
         Ok(state)
     }
 
     /// Opens a write of `kind/id` on behalf of `actor` (the system when
     /// absent); `run_id`, when given, must be the current run's.
-    pub fn open_mutation(
+    pub(crate) fn open_mutation(
         &mut self,
         kind: &str,
         id: &str,
@@ -186,7 +186,7 @@ impl Session {
     }
 
     /// Ends `mutation` with `next`, sent as JSON text.
-    fn commit_text(
+    pub(crate) fn commit_text(
         &mut self,
         mutation: &mut MutationState,
         next: Option<String>,
@@ -199,7 +199,7 @@ impl Session {
     }
 
     /// Ends `mutation` with `next`: records a change when a field differs.
-    pub fn commit_mutation(
+    pub(crate) fn commit_mutation(
         &mut self,
         mutation: &mut MutationState,
         next: Option<Value>,
@@ -250,7 +250,7 @@ impl Session {
 
     /// Rolls an unfinished mutation's writes back and closes it; false
     /// when it had already ended.
-    pub fn end_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<bool> {
+    pub(crate) fn end_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<bool> {
         if mutation.finished {
             return Ok(false);
         }
@@ -264,67 +264,13 @@ impl Session {
 
     /// Records that the plugin dropped `mutation` without ending it, which
     /// fails the run, and rolls its writes back.
-    pub fn drop_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<()> {
+    pub(crate) fn drop_mutation(&mut self, mutation: &mut MutationState) -> anyhow::Result<()> {
         if self.end_mutation(mutation)?
             && let Some(run) = self.run.as_mut()
         {
             run.dropped_mutation = Some(mutation.label());
         }
         Ok(())
-    }
-}
-
-impl Host for HostState {}
-
-impl crate::bindings::types::Host for HostState {}
-
-fn trap(error: anyhow::Error) -> wasmtime::Error {
-    wasmtime::Error::msg(format!("{error:#}"))
-}
-
-impl HostMutation for HostState {
-    fn open(
-        &mut self,
-        kind: String,
-        id: String,
-        options: MutationOptions,
-    ) -> EntityResult<Resource<MutationState>> {
-        let actor = options.actor.map(Actor::from);
-        match self
-            .session
-            .open_mutation(&kind, &id, options.run_id.as_deref(), actor)
-        {
-            Ok(mutation) => Ok(Ok(self.table.push(mutation)?)),
-            Err(error) => Ok(Err(error)),
-        }
-    }
-
-    fn prev(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<Option<String>> {
-        let mutation = self.table.get(&handle)?;
-        Ok(mutation.prev.as_ref().map(Value::to_string))
-    }
-
-    fn commit(
-        &mut self,
-        handle: Resource<MutationState>,
-        next: Option<String>,
-    ) -> EntityResult<Option<ChangeReceipt>> {
-        let mutation = self.table.get_mut(&handle)?;
-        Ok(self.session.commit_text(mutation, next))
-    }
-
-    fn abandon(&mut self, handle: Resource<MutationState>) -> EntityResult<()> {
-        let mutation = self.table.get_mut(&handle)?;
-        if self.session.end_mutation(mutation).map_err(trap)? {
-            Ok(Ok(()))
-        } else {
-            Ok(Err(EntityError::Finished))
-        }
-    }
-
-    fn drop(&mut self, handle: Resource<MutationState>) -> wasmtime::Result<()> {
-        let mut mutation = self.table.delete(handle)?;
-        self.session.drop_mutation(&mut mutation).map_err(trap)
     }
 }
 

@@ -1,17 +1,26 @@
-//! `interface storage`: the plugin's ordered key-value store, served from
-//! the current run's transaction in the plugin's own key space.
+//! The plugin's ordered key-value store, served from the current run's
+//! transaction in the plugin's own key space.
 
-use crate::bindings::storage::{Entry, Host, Page, StorageError};
-use crate::state::{HostState, Phase, RunState, Session};
+use super::{Phase, RunState, Session, StorageError};
+use crate::limits::{MAX_KEY_BYTES, MAX_SCAN_LIMIT, MAX_VALUE_BYTES};
 
-/// Longest key a plugin may use, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
-/// Largest value a plugin may store, in bytes.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
-/// Most entries one scan returns.
-pub const MAX_SCAN_LIMIT: u32 = 1000;
+/// One stored entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The entry's key.
+    pub key: String,
+    /// The entry's value, as the plugin stored it.
+    pub value: Vec<u8>,
+}
 
-type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
+/// One page of an ordered scan.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The entries, in ascending key order.
+    pub entries: Vec<Entry>,
+    /// Where the next page starts; absent at the end of the prefix.
+    pub next_cursor: Option<String>,
+}
 
 fn check_key(key: &str) -> Result<(), StorageError> {
     if key.is_empty() {
@@ -55,13 +64,13 @@ impl Session {
         }
     }
 
-    pub fn storage_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    pub(crate) fn storage_get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         let (run, space) = self.storage()?;
         run.txn.get(&space, key).map_err(unavailable)
     }
 
-    pub fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+    pub(crate) fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         check_key(key)?;
         if value.len() > MAX_VALUE_BYTES {
             return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
@@ -70,13 +79,13 @@ impl Session {
         run.txn.set(&space, key, value).map_err(unavailable)
     }
 
-    pub fn storage_delete(&mut self, key: &str) -> Result<bool, StorageError> {
+    pub(crate) fn storage_delete(&mut self, key: &str) -> Result<bool, StorageError> {
         check_key(key)?;
         let (run, space) = self.storage_for_write()?;
         run.txn.delete(&space, key).map_err(unavailable)
     }
 
-    pub fn storage_scan(
+    pub(crate) fn storage_scan(
         &mut self,
         prefix: &str,
         limit: u32,
@@ -110,22 +119,4 @@ impl Session {
 /// fails as a whole and is rolled back.
 fn unavailable(error: anyhow::Error) -> StorageError {
     StorageError::Unavailable(format!("{error:#}"))
-}
-
-impl Host for HostState {
-    fn get(&mut self, key: String) -> StorageResult<Option<Vec<u8>>> {
-        Ok(self.session.storage_get(&key))
-    }
-
-    fn set(&mut self, key: String, value: Vec<u8>) -> StorageResult<()> {
-        Ok(self.session.storage_set(&key, &value))
-    }
-
-    fn delete(&mut self, key: String) -> StorageResult<bool> {
-        Ok(self.session.storage_delete(&key))
-    }
-
-    fn scan(&mut self, prefix: String, limit: u32, cursor: Option<String>) -> StorageResult<Page> {
-        Ok(self.session.storage_scan(&prefix, limit, cursor.as_deref()))
-    }
 }

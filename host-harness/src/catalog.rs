@@ -1,65 +1,139 @@
-//! Loading a plugin component: compiling it, auditing what it imports,
-//! linking it against the host, and reading and checking its catalog.
+//! A plugin's catalog as the host publishes it: every id qualified, every
+//! schema compiled, every cross-reference checked. It is read from the
+//! plain [`PluginDefinition`] a guest hands over, whatever the guest is (a
+//! component of any contract version, or native code).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{Context as _, anyhow, bail, ensure};
+use anyhow::{Context as _, anyhow, ensure};
 use serde::Serialize;
 use serde_json::Value;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-use crate::bindings::{AutomationPlugin, AutomationPluginPre, plugin as wit};
-use crate::cache::{CacheOutcome, ComponentCache};
-use crate::limits::{Limits, MemoryCap, bounded};
+use crate::records::{Actor, ActorType};
 use crate::schema::Schema;
-use crate::state::{HostState, Session};
 
-/// The interfaces a plugin may import: our contract, and the parts of WASI
-/// that a Rust `std` component needs and the host controls. Filesystem,
-/// sockets and HTTP are never granted.
-const ALLOWED_IMPORTS: &[&str] = &[
-    "checkstack:automation/",
-    "wasi:clocks/wall-clock@",
-    "wasi:clocks/monotonic-clock@",
-    "wasi:random/random@",
-    "wasi:random/insecure@",
-    "wasi:random/insecure-seed@",
-    "wasi:cli/environment@",
-    "wasi:cli/exit@",
-    "wasi:cli/stdin@",
-    "wasi:cli/stdout@",
-    "wasi:cli/stderr@",
-    "wasi:cli/terminal-input@",
-    "wasi:cli/terminal-output@",
-    "wasi:cli/terminal-stdin@",
-    "wasi:cli/terminal-stdout@",
-    "wasi:cli/terminal-stderr@",
-    "wasi:io/error@",
-    "wasi:io/poll@",
-    "wasi:io/streams@",
-];
+/// What a plugin declares about itself, as it declared it: local ids and
+/// schemas as JSON text.
+#[derive(Clone, Debug, Default)]
+pub struct PluginDefinition {
+    /// The plugin id, the prefix of every qualified id.
+    pub id: String,
+    /// The plugin's version.
+    pub version: String,
+    /// The triggers it declares.
+    pub triggers: Vec<TriggerDefinition>,
+    /// The actions it declares.
+    pub actions: Vec<ActionDefinition>,
+    /// The artifact types it declares.
+    pub artifact_types: Vec<ArtifactTypeDefinition>,
+    /// The entity kinds it owns.
+    pub entity_kinds: Vec<EntityKindDefinition>,
+    /// The scheduled jobs it declares.
+    pub jobs: Vec<JobDefinition>,
+}
 
-/// How much of a guest's stderr is kept for error reports.
-const STDERR_CAPACITY: usize = 64 * 1024;
+/// A declared trigger.
+#[derive(Clone, Debug)]
+pub struct TriggerDefinition {
+    /// The trigger's local id, such as `created`, unique in the plugin.
+    pub id: String,
+    /// The name an editor shows.
+    pub display_name: String,
+    /// What makes it fire.
+    pub description: String,
+    /// The editor category.
+    pub category: String,
+    /// The editor icon.
+    pub icon: String,
+    /// The payload's JSON Schema, as text.
+    pub payload_schema: String,
+    /// The payload field holding the context key.
+    pub context_key: Option<String>,
+    /// The local entity kind whose changes fire it.
+    pub entity_kind: Option<String>,
+}
+
+/// A declared action.
+#[derive(Clone, Debug)]
+pub struct ActionDefinition {
+    /// The action's local id, such as `set_system`, unique in the plugin.
+    pub id: String,
+    /// The name an editor shows.
+    pub display_name: String,
+    /// What it does.
+    pub description: String,
+    /// The editor category.
+    pub category: String,
+    /// The editor icon.
+    pub icon: String,
+    /// The version of its config schema.
+    pub config_version: u32,
+    /// The config's JSON Schema, as text.
+    pub config_schema: String,
+    /// The local artifact type it produces.
+    pub produces: Option<String>,
+}
+
+/// A declared artifact type.
+#[derive(Clone, Debug)]
+pub struct ArtifactTypeDefinition {
+    /// The artifact type's local id, such as `window`.
+    pub id: String,
+    /// The name shown to a human.
+    pub name: String,
+    /// What the artifact stands for.
+    pub description: String,
+    /// The artifact's JSON Schema, as text.
+    pub schema: String,
+}
+
+/// A declared entity kind.
+#[derive(Clone, Debug)]
+pub struct EntityKindDefinition {
+    /// The kind's local name, such as `maintenance`.
+    pub kind: String,
+    /// The state's JSON Schema, as text.
+    pub state_schema: String,
+}
+
+/// A declared scheduled job.
+#[derive(Clone, Debug)]
+pub struct JobDefinition {
+    /// The job's local id, such as `advance_status`.
+    pub id: String,
+    /// The name an operator sees.
+    pub display_name: String,
+    /// What the job does.
+    pub description: String,
+    /// It runs at every whole multiple of this many seconds since the
+    /// Unix epoch.
+    pub every_seconds: u32,
+}
 
 /// A trigger as the host publishes it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerInfo {
+    /// The qualified id, `<plugin>.<local>` such as `maintenance.created`;
+    /// events name their trigger by it.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as `created`.
     pub local_id: String,
+    /// The name shown in an automation editor.
     pub display_name: String,
+    /// What makes the trigger fire, for a human.
     pub description: String,
+    /// The editor category the trigger is listed under.
     pub category: String,
+    /// The name of the icon the editor shows.
     pub icon: String,
+    /// The JSON Schema every payload of the trigger satisfies, parsed.
     pub payload_schema: Value,
+    /// The payload field whose value becomes an event's context key when
+    /// the deriver gives none; absent when the trigger has no such field.
     pub context_key: Option<String>,
+    /// The plugin's local entity kind whose changes fire the trigger
+    /// through the deriver; absent for a trigger fired some other way.
     pub entity_kind: Option<String>,
 }
 
@@ -67,13 +141,26 @@ pub struct TriggerInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionInfo {
+    /// The qualified id, `<plugin>.<local>` such as
+    /// `maintenance.set_system`.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as
+    /// `set_system`.
     pub local_id: String,
+    /// The name shown in an automation editor.
     pub display_name: String,
+    /// What the action does, for a human.
     pub description: String,
+    /// The editor category the action is listed under.
     pub category: String,
+    /// The name of the icon the editor shows.
     pub icon: String,
+    /// The version of the config schema, starting at 1 and raised on every
+    /// incompatible change, so whoever stores a config can tell which
+    /// schema it was written for.
     pub config_version: u32,
+    /// The JSON Schema a config must satisfy, parsed; the host checks every
+    /// request against it before the plugin runs.
     pub config_schema: Value,
     /// The qualified artifact type the action produces.
     pub produces: Option<String>,
@@ -83,10 +170,17 @@ pub struct ActionInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactTypeInfo {
+    /// The qualified id, `<plugin>.<local>` such as `maintenance.window`;
+    /// actions name what they produce by it.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as `window`.
     pub local_id: String,
+    /// The name shown to a human.
     pub name: String,
+    /// What the artifact stands for.
     pub description: String,
+    /// The JSON Schema every artifact of this type satisfies, parsed; the
+    /// host checks each produced artifact against it.
     pub schema: Value,
 }
 
@@ -94,7 +188,10 @@ pub struct ArtifactTypeInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntityKindInfo {
+    /// The local kind, such as `maintenance`. Kinds are never qualified: a
+    /// change carries its plugin id beside it.
     pub kind: String,
+    /// The JSON Schema every state of this kind satisfies, parsed.
     pub state_schema: Value,
 }
 
@@ -102,9 +199,16 @@ pub struct EntityKindInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobInfo {
+    /// The qualified id, `<plugin>.<local>` such as
+    /// `maintenance.advance_status`; a job run's outcome carries it as its
+    /// action.
     pub id: String,
+    /// The id the plugin declared, without the prefix, such as
+    /// `advance_status`.
     pub local_id: String,
+    /// The name shown to an operator.
     pub display_name: String,
+    /// What the job does, for a human.
     pub description: String,
     /// The job runs at every whole multiple of this many seconds since the
     /// Unix epoch.
@@ -113,13 +217,23 @@ pub struct JobInfo {
 
 /// A plugin's checked catalog, with every schema compiled.
 pub struct Catalog {
+    /// The plugin id, such as `maintenance`: the prefix of every qualified
+    /// id, matching `[a-z][a-z0-9_-]*`.
     pub id: String,
+    /// The plugin's version as it declared it (semver), such as `1.3.1`.
     pub version: String,
+    /// The triggers by local id, each with its compiled payload schema.
     pub triggers: BTreeMap<String, (TriggerInfo, Schema)>,
+    /// The actions by local id, each with its compiled config schema.
     pub actions: BTreeMap<String, (ActionInfo, Schema)>,
+    /// The artifact types by local id, each with its compiled schema.
     pub artifact_types: BTreeMap<String, (ArtifactTypeInfo, Schema)>,
+    /// The compiled state schema of each entity kind, by local kind.
     pub entity_kinds: BTreeMap<String, Schema>,
+    /// The entity kinds as published, in the order the plugin declared
+    /// them.
     pub entity_kind_infos: Vec<EntityKindInfo>,
+    /// The scheduled jobs by local id.
     pub jobs: BTreeMap<String, JobInfo>,
     /// The component's imports, by name.
     pub imports: Vec<String>,
@@ -127,7 +241,7 @@ pub struct Catalog {
 
 impl Catalog {
     /// Stands in while the real catalog is being read.
-    fn loading() -> Self {
+    pub(crate) fn loading() -> Self {
         Self {
             id: "(loading)".into(),
             version: String::new(),
@@ -142,12 +256,8 @@ impl Catalog {
     }
 
     /// The actor of the plugin's own background work.
-    pub fn service_actor(&self) -> crate::Actor {
-        crate::Actor::new(
-            crate::ActorType::Service,
-            self.id.clone(),
-            Some(self.id.clone()),
-        )
+    pub fn service_actor(&self) -> Actor {
+        Actor::new(ActorType::Service, self.id.clone(), Some(self.id.clone()))
     }
 
     /// `maintenance@1.3.1`, how errors name the plugin.
@@ -155,6 +265,9 @@ impl Catalog {
         format!("{}@{}", self.id, self.version)
     }
 
+    /// The qualified form of a local id, `<plugin>.<local>`: `created`
+    /// becomes `maintenance.created`. The id is not checked against the
+    /// catalog.
     pub fn qualify(&self, local_id: &str) -> String {
         format!("{}.{local_id}", self.id)
     }
@@ -169,20 +282,26 @@ impl Catalog {
         }
     }
 
+    /// The published triggers, ordered by local id.
     pub fn trigger_infos(&self) -> impl Iterator<Item = &TriggerInfo> {
         self.triggers.values().map(|(info, _)| info)
     }
 
+    /// The published actions, ordered by local id.
     pub fn action_infos(&self) -> impl Iterator<Item = &ActionInfo> {
         self.actions.values().map(|(info, _)| info)
     }
 
+    /// The published artifact types, ordered by local id.
     pub fn artifact_type_infos(&self) -> impl Iterator<Item = &ArtifactTypeInfo> {
         self.artifact_types.values().map(|(info, _)| info)
     }
 
-    fn from_definition(
-        definition: wit::PluginDefinition,
+    /// Checks `definition` and builds the catalog: ids well formed and
+    /// unique, schemas valid, every reference declared. `imports` are the
+    /// component's imports, published with it.
+    pub fn from_definition(
+        definition: PluginDefinition,
         imports: Vec<String>,
     ) -> anyhow::Result<Self> {
         ensure!(
@@ -284,7 +403,7 @@ impl Catalog {
         }
         for job in definition.jobs {
             check_local_id("job", &job.id)?;
-            let wit::Schedule::EverySeconds(every_seconds) = job.schedule;
+            let every_seconds = job.every_seconds;
             ensure!(every_seconds > 0, "job {} has an interval of 0 s", job.id);
             let info = JobInfo {
                 id: catalog.qualify(&job.id),
@@ -333,193 +452,4 @@ fn check_local_id(what: &str, id: &str) -> anyhow::Result<()> {
         "{what} id {id:?} must be a local id matching [a-z][a-z0-9_]*"
     );
     Ok(())
-}
-
-/// The imports of `component` outside [`ALLOWED_IMPORTS`].
-fn audit_imports(engine: &Engine, component: &Component) -> (Vec<String>, Vec<String>) {
-    let imports: Vec<String> = component
-        .component_type()
-        .imports(engine)
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    let denied = imports
-        .iter()
-        .filter(|name| {
-            !ALLOWED_IMPORTS
-                .iter()
-                .any(|allowed| name.starts_with(allowed))
-        })
-        .cloned()
-        .collect();
-    (imports, denied)
-}
-
-/// A loaded, linked and checked plugin, ready to instantiate.
-#[derive(Clone)]
-pub struct Plugin {
-    pub(crate) engine: Engine,
-    pub(crate) pre: AutomationPluginPre<HostState>,
-    pub(crate) catalog: Arc<Catalog>,
-}
-
-impl Plugin {
-    /// Compiles the component at `path` and loads it.
-    pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read plugin component {}", path.display()))?;
-        let component = Component::new(engine, &bytes)
-            .map_err(|error| anyhow!("{error:#}"))
-            .with_context(|| format!("{} is not a valid component", path.display()))?;
-        Self::from_component(engine, &component)
-            .with_context(|| format!("cannot load plugin {}", path.display()))
-    }
-
-    /// Loads the component at `path`, compiled from `cache` when it holds
-    /// a valid entry for it.
-    pub fn load_cached(
-        engine: &Engine,
-        path: &Path,
-        cache: &ComponentCache,
-    ) -> anyhow::Result<(Self, CacheOutcome)> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read plugin component {}", path.display()))?;
-        let (component, outcome) = cache
-            .load(engine, &bytes)
-            .with_context(|| format!("{} is not a valid component", path.display()))?;
-        let plugin = Self::from_component(engine, &component)
-            .with_context(|| format!("cannot load plugin {}", path.display()))?;
-        Ok((plugin, outcome))
-    }
-
-    /// Audits, links and instantiates `component` once to read its catalog.
-    pub fn from_component(engine: &Engine, component: &Component) -> anyhow::Result<Self> {
-        let (imports, denied) = audit_imports(engine, component);
-        if !denied.is_empty() {
-            bail!(
-                "the component imports capabilities the host never grants: {}",
-                denied.join(", ")
-            );
-        }
-        let mut linker = Linker::<HostState>::new(engine);
-        // Async, so that a guest waiting in WASI is a pending future the
-        // run's deadline can cut short (see `limits::bounded`).
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|error| anyhow!("{error:#}"))?;
-        AutomationPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| {
-            state
-        })
-        .map_err(|error| anyhow!("{error:#}"))?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(|error| anyhow!("{error:#}"))
-            .context("the component does not link against the automation host")?;
-        let pre = AutomationPluginPre::new(pre)
-            .map_err(|error| anyhow!("{error:#}"))
-            .context("the component does not export the automation plugin interface")?;
-
-        // Reading the catalog runs the plugin's code too, under the default
-        // limits: a plugin that loops or sleeps there is not loaded.
-        let limits = Limits::default();
-        let mut store = new_store(engine, Arc::new(Catalog::loading()), limits, |_| {})?;
-        let deadline = Instant::now() + limits.deadline;
-        let instance = bounded(deadline, pre.instantiate_async(&mut store))
-            .map_err(|error| trap_report(error, store.data()))
-            .context("instantiating the component failed")?;
-        let definition = bounded(
-            deadline,
-            instance
-                .checkstack_automation_plugin()
-                .call_definitions(&mut store),
-        )
-        .map_err(|error| trap_report(error, store.data()))
-        .context("the plugin's definitions() trapped")?;
-        let catalog = Catalog::from_definition(definition, imports)
-            .context("the plugin's catalog is invalid")?;
-        Ok(Self {
-            engine: engine.clone(),
-            pre,
-            catalog: Arc::new(catalog),
-        })
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-}
-
-/// A store for one instance of a plugin. WASI starts from a builder with
-/// nothing added, which inherits nothing: no environment, arguments,
-/// preopened directories, stdin or network; `configure` may only add the
-/// host's clocks and randomness.
-pub(crate) fn new_store(
-    engine: &Engine,
-    catalog: Arc<Catalog>,
-    limits: Limits,
-    configure: impl FnOnce(&mut WasiCtxBuilder),
-) -> anyhow::Result<Store<HostState>> {
-    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-    let mut wasi = WasiCtx::builder();
-    wasi.stderr(stderr.clone());
-    configure(&mut wasi);
-    let mut store = Store::new(
-        engine,
-        HostState {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            session: Session::new(catalog),
-            stderr,
-            stderr_seen: 0,
-            memory: MemoryCap {
-                limit: limits.memory_bytes,
-                refused: false,
-            },
-            limits,
-        },
-    );
-    store.limiter(|state| &mut state.memory);
-    // At every epoch tick a computing guest yields to the host, so the
-    // timer of `limits::bounded` ends it like a waiting one: one clock,
-    // the real one, decides every deadline.
-    store.epoch_deadline_async_yield_and_update(1);
-    if engine.get_consume_fuel() {
-        store
-            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-            .map_err(|error| anyhow!("{error:#}"))?;
-    }
-    Ok(store)
-}
-
-/// Says why a plugin was stopped: a limit it reached, or the trap with
-/// what the guest printed to stderr, which is where a Rust plugin's panic
-/// message goes.
-pub(crate) fn trap_report(error: wasmtime::Error, state: &HostState) -> anyhow::Error {
-    let limits = state.limits;
-    let trap = error.downcast_ref::<wasmtime::Trap>().copied();
-    if trap == Some(wasmtime::Trap::Interrupt) {
-        return anyhow!("deadline of {} ms exceeded", limits.deadline.as_millis());
-    }
-    if trap == Some(wasmtime::Trap::OutOfFuel) {
-        return anyhow!("fuel limit of {} reached", limits.fuel.unwrap_or(u64::MAX));
-    }
-    if state.memory.refused {
-        return anyhow!(
-            "memory limit of {} reached",
-            crate::limits::format_bytes(limits.memory_bytes)
-        );
-    }
-    let stderr = state.stderr_text();
-    let reason = match trap {
-        Some(wasmtime::Trap::StackOverflow) => "stack overflow".to_owned(),
-        Some(trap) => format!("wasm trap: {trap}"),
-        None => format!("{error:#}"),
-    };
-    if stderr.is_empty() {
-        anyhow!(reason)
-    } else {
-        anyhow!("{reason}; the plugin wrote: {}", one_line(&stderr))
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -5,18 +5,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use wasmtime::Store;
 
-use crate::bindings::{AutomationPlugin, plugin as wit};
-use crate::clock::{Clock, Randomness, WasiMonotonicClock, WasiWallClock, format_instant};
-use crate::limits::{Limits, bounded};
-use crate::plugin::{Plugin, new_store, trap_report};
+use super::adapter::{ActionCall, Exports, JobCall};
+use super::loader::Plugin;
+use super::sandbox::arm_deadline;
+use super::store::{HostState, WasiMonotonicClock, WasiWallClock, new_store, trap_report};
+use crate::clock::{Clock, Randomness, format_instant};
+use crate::engine::Session;
+use crate::limits::Limits;
 use crate::records::ChangeRecord;
-use crate::run::{
-    Document, Guest, GuestEvent, GuestSuccess, Invocation, change_to_wit, failure_from_wit,
-};
-use crate::state::{HostState, Session};
+use crate::run::{ActionFailure, Guest, GuestEvent, GuestSuccess, Invocation};
 
 /// Whether runs share a wasm instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum InstanceMode {
 /// A wasm instance with its store, serving runs for the engine.
 pub(crate) struct WasmGuest {
     store: Store<HostState>,
-    exports: AutomationPlugin,
+    exports: Exports,
     /// When the current run's time is up: every call into the guest ends
     /// by then, whether it computes or waits.
     deadline: Instant,
@@ -66,8 +66,10 @@ impl WasmGuest {
                     .secure_random(rng);
             },
         )?;
-        let deadline = Instant::now() + limits.deadline;
-        let exports = bounded(deadline, plugin.pre.instantiate_async(&mut store))
+        let deadline = arm_deadline(&limits);
+        let exports = plugin
+            .pre
+            .instantiate(&mut store, deadline)
             .map_err(|error| trap_report(error, store.data()))?;
         Ok(Self {
             store,
@@ -107,75 +109,56 @@ impl Guest for WasmGuest {
         &mut self,
         invocation: &Invocation,
         run_id: &str,
-    ) -> anyhow::Result<Result<Option<GuestSuccess>, crate::ActionFailure>> {
-        let exports = self.exports.checkstack_automation_plugin();
+    ) -> anyhow::Result<Result<Option<GuestSuccess>, ActionFailure>> {
         let called = match invocation {
             Invocation::Action {
                 local_id,
                 config_text,
                 actor,
                 ..
-            } => {
-                let run_context = wit::RunContext {
-                    run_id: run_id.to_owned(),
-                    actor: actor.clone().map(Into::into),
-                    automation_id: None,
-                    trigger: None,
-                    attempt: 1,
-                };
-                bounded(
+            } => self
+                .exports
+                .run_action(
+                    &mut self.store,
                     self.deadline,
-                    exports.call_run_action(&mut self.store, local_id, config_text, &run_context),
+                    ActionCall {
+                        local_id,
+                        config: config_text,
+                        run_id,
+                        actor: actor.as_ref(),
+                    },
                 )
-                .map(|result| {
-                    result.map(|success| {
-                        Some(GuestSuccess {
-                            external_id: success.external_id,
-                            artifact: success.artifact.map(Document::Text),
-                        })
-                    })
-                })
-            }
+                .map(|result| result.map(Some)),
             Invocation::Job {
                 local_id,
                 scheduled_at,
             } => {
-                let job_context = wit::JobContext {
-                    run_id: run_id.to_owned(),
-                    actor: self.store.data().session.catalog.service_actor().into(),
-                    scheduled_at: format_instant(*scheduled_at),
-                };
-                bounded(
-                    self.deadline,
-                    exports.call_run_job(&mut self.store, local_id, &job_context),
-                )
-                .map(|result| result.map(|()| None))
+                let actor = self.store.data().session.catalog.service_actor();
+                self.exports
+                    .run_job(
+                        &mut self.store,
+                        self.deadline,
+                        JobCall {
+                            local_id,
+                            run_id,
+                            actor,
+                            scheduled_at: format_instant(*scheduled_at),
+                        },
+                    )
+                    .map(|result| result.map(|()| None))
             }
         };
-        let result = called.map_err(|error| self.report(error))?;
-        Ok(result.map_err(failure_from_wit))
+        called.map_err(|error| self.report(error))
     }
 
     fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>> {
-        let events = bounded(
-            self.deadline,
-            self.exports
-                .checkstack_automation_plugin()
-                .call_derive(&mut self.store, &change_to_wit(change)),
-        )
-        .map_err(|error| self.report(error))?;
-        Ok(events
-            .into_iter()
-            .map(|event| GuestEvent {
-                trigger_id: event.trigger_id,
-                payload: Document::Text(event.payload),
-                context_key: event.context_key,
-            })
-            .collect())
+        self.exports
+            .derive(&mut self.store, self.deadline, change)
+            .map_err(|error| self.report(error))
     }
 
     fn start_deadline(&mut self) {
-        self.deadline = Instant::now() + self.store.data().limits.deadline;
+        self.deadline = arm_deadline(&self.store.data().limits);
     }
 
     fn fuel_consumed(&mut self) -> Option<u64> {
@@ -195,12 +178,8 @@ pub struct PluginInstance {
     _guest: WasmGuest,
 }
 
-impl crate::Harness {
-    /// Instantiates the plugin as a fresh run would, with this harness's
-    /// limits, clock and randomness, and runs nothing.
-    pub fn instantiate(&self) -> anyhow::Result<PluginInstance> {
-        let guest = WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
-            .with_context(|| format!("plugin {}: instantiation failed", self.catalog().label()))?;
-        Ok(PluginInstance { _guest: guest })
+impl PluginInstance {
+    pub(crate) fn new(guest: WasmGuest) -> Self {
+        Self { _guest: guest }
     }
 }

@@ -49,10 +49,13 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 impl ComponentCache {
+    /// A cache in `dir`, which is created when the first entry is stored
+    /// rather than now.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
+    /// The directory holding the entries.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

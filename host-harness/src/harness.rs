@@ -1,0 +1,303 @@
+//! The harness: a loaded plugin bound to a store, a clock and a source of
+//! randomness, running actions and jobs through the run pipeline.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+
+use crate::backend::{Backend, MemoryBackend};
+use crate::catalog::{Catalog, JobInfo};
+use crate::clock::{Clock, FixedClock, Randomness, SystemClock};
+use crate::limits::Limits;
+use crate::native::{NativeGuest, NativePlugin};
+use crate::run::pipeline::UNCLAIMED_ACTION;
+use crate::run::{
+    Bookkeeping, Invocation, NoBookkeeping, Pipeline, Prepared, RunOutcome, RunRequest,
+};
+use crate::wasm::{InstanceMode, Plugin, PluginInstance, WasmGuest, default_engine};
+
+/// A loaded plugin bound to a store, a clock and a source of randomness.
+pub struct Harness {
+    pub(crate) plugin: Plugin,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The same clock when it is one the harness may move.
+    pub(crate) fixed_clock: Option<Arc<FixedClock>>,
+    pub(crate) randomness: Arc<Randomness>,
+    pub(crate) limits: Limits,
+    pub(crate) instance_mode: InstanceMode,
+    /// The instance kept between runs in [`InstanceMode::Reuse`].
+    pub(crate) kept_instance: parking_lot::Mutex<Option<WasmGuest>>,
+}
+
+/// Configures a [`Harness`]: by default an in-memory store, the real clock
+/// and randomness from the operating system.
+pub struct HarnessBuilder {
+    backend: Arc<dyn Backend>,
+    clock: Arc<dyn Clock>,
+    fixed_clock: Option<Arc<FixedClock>>,
+    randomness: Randomness,
+    engine: Option<wasmtime::Engine>,
+    limits: Limits,
+    instance_mode: InstanceMode,
+}
+
+impl Default for HarnessBuilder {
+    fn default() -> Self {
+        Self {
+            backend: Arc::new(MemoryBackend::new()),
+            clock: Arc::new(SystemClock),
+            fixed_clock: None,
+            randomness: Randomness::from_os(),
+            engine: None,
+            limits: Limits::default(),
+            instance_mode: InstanceMode::default(),
+        }
+    }
+}
+
+impl HarnessBuilder {
+    /// Stores runs in `backend` instead of a fresh in-memory store;
+    /// harnesses sharing one see each other's commits.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Reads time from `clock`. The harness cannot move a clock given this
+    /// way, so [`Harness::advance`] needs [`Self::fixed_clock`] instead.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self.fixed_clock = None;
+        self
+    }
+
+    /// Stops the clock at `now`; [`Harness::advance`] moves it.
+    pub fn fixed_clock(mut self, now: DateTime<Utc>) -> Self {
+        let clock = Arc::new(FixedClock::new(now));
+        self.clock = clock.clone();
+        self.fixed_clock = Some(clock);
+        self
+    }
+
+    /// Makes every random id repeatable.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.randomness = Randomness::seeded(seed);
+        self
+    }
+
+    /// What one run may consume. Fuel needs an engine made by
+    /// [`crate::wasm::engine`] with fuel on.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether runs get a fresh instance (the default) or share one; see
+    /// [`InstanceMode`].
+    pub fn instance_mode(mut self, mode: InstanceMode) -> Self {
+        self.instance_mode = mode;
+        self
+    }
+
+    /// Shares a wasmtime engine, and so its compiled code, between
+    /// harnesses.
+    pub fn engine(mut self, engine: wasmtime::Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Loads the component at `path`.
+    pub fn load(self, path: &Path) -> anyhow::Result<Harness> {
+        let engine = match self.engine.clone() {
+            Some(engine) => engine,
+            None => default_engine()?,
+        };
+        let plugin = Plugin::load(&engine, path)?;
+        Ok(self.with_plugin(plugin))
+    }
+
+    /// Uses an already loaded plugin.
+    pub fn with_plugin(self, plugin: Plugin) -> Harness {
+        Harness {
+            plugin,
+            backend: self.backend,
+            clock: self.clock,
+            fixed_clock: self.fixed_clock,
+            randomness: Arc::new(self.randomness),
+            limits: self.limits,
+            instance_mode: self.instance_mode,
+            kept_instance: parking_lot::Mutex::new(None),
+        }
+    }
+}
+
+impl Harness {
+    /// A builder with the defaults: an in-memory store, the real clock,
+    /// randomness from the operating system and the default engine.
+    pub fn builder() -> HarnessBuilder {
+        HarnessBuilder::default()
+    }
+
+    /// The plugin's checked catalog.
+    pub fn catalog(&self) -> &Catalog {
+        self.plugin.catalog()
+    }
+
+    /// The store runs commit to, for reading the change and event logs or
+    /// taking a snapshot.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The clock runs read; plugins see it as their current time.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The run pipeline over this harness's catalog, store, clock and
+    /// randomness.
+    fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            catalog: &self.plugin.catalog,
+            backend: &self.backend,
+            clock: &self.clock,
+            randomness: &self.randomness,
+        }
+    }
+
+    /// Runs one action and returns its whole outcome. A domain failure is
+    /// an `Ok` outcome with a failed result; a trap, or a plugin breaking
+    /// the contract, is an `Err` naming the plugin and the action. Either
+    /// way a run that does not succeed leaves the store as it was.
+    pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
+        let started = std::time::Instant::now();
+        let mut outcome = match self.pipeline().prepare_action(request)? {
+            Prepared::Run(action) => self
+                .execute(
+                    action.invocation,
+                    action.qualified_id,
+                    action.run_id,
+                    &action.secrets,
+                    &mut NoBookkeeping,
+                )?
+                .context(UNCLAIMED_ACTION)?,
+            Prepared::Refused(outcome) => outcome,
+        };
+        outcome.wall_time = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Runs one action like [`Harness::run`], but with `plugin`'s native
+    /// code in place of the wasm component: same catalog, config check,
+    /// entity engine, store and commit, no sandbox. It is the baseline the
+    /// sandbox's cost is measured against, and lets plugin authors compare
+    /// their native build with their component.
+    pub fn run_native(
+        &self,
+        plugin: &dyn NativePlugin,
+        request: RunRequest,
+    ) -> anyhow::Result<RunOutcome> {
+        let started = std::time::Instant::now();
+        let mut outcome = match self.pipeline().prepare_action(request)? {
+            Prepared::Run(action) => {
+                let mut guest = NativeGuest::new(plugin, &self.plugin.catalog);
+                self.pipeline()
+                    .execute(
+                        &mut guest,
+                        action.invocation,
+                        action.qualified_id,
+                        action.run_id,
+                        &action.secrets,
+                        &mut NoBookkeeping,
+                    )?
+                    .context(UNCLAIMED_ACTION)?
+            }
+            Prepared::Refused(outcome) => outcome,
+        };
+        outcome.wall_time = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Runs the scheduled job `info` as due at
+    /// `scheduled_at`, with the plugin's service actor, through the same
+    /// engine and atomicity as an action, unless `bookkeeping` declines
+    /// the run inside its transaction (`None`).
+    pub(crate) fn run_job_at(
+        &self,
+        info: &JobInfo,
+        scheduled_at: DateTime<Utc>,
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        let invocation = Invocation::Job {
+            local_id: info.local_id.clone(),
+            scheduled_at,
+        };
+        let started = std::time::Instant::now();
+        let mut outcome = self.execute(
+            invocation,
+            info.id.clone(),
+            self.randomness.uuid(),
+            &[],
+            bookkeeping,
+        )?;
+        if let Some(outcome) = outcome.as_mut() {
+            outcome.wall_time = started.elapsed();
+        }
+        Ok(outcome)
+    }
+
+    /// Runs `invocation` in a wasm instance: a fresh one, or in
+    /// [`InstanceMode::Reuse`] the kept one, which is kept again only
+    /// when the run ends without a host error.
+    fn execute(
+        &self,
+        invocation: Invocation,
+        qualified_id: String,
+        run_id: String,
+        secrets: &[String],
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        let kept = match self.instance_mode {
+            InstanceMode::Fresh => None,
+            InstanceMode::Reuse => self.kept_instance.lock().take(),
+        };
+        let mut guest = match kept {
+            Some(mut guest) => {
+                guest.rearm(self.limits)?;
+                guest
+            }
+            None => WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
+                .with_context(|| {
+                    format!(
+                        "plugin {}, {} {}: instantiation failed",
+                        self.plugin.catalog.label(),
+                        invocation.what(),
+                        invocation.local_id()
+                    )
+                })?,
+        };
+        let outcome = self.pipeline().execute(
+            &mut guest,
+            invocation,
+            qualified_id,
+            run_id,
+            secrets,
+            bookkeeping,
+        )?;
+        if self.instance_mode == InstanceMode::Reuse {
+            *self.kept_instance.lock() = Some(guest);
+        }
+        Ok(outcome)
+    }
+
+    /// Instantiates the plugin as a fresh run would, with this harness's
+    /// limits, clock and randomness, and runs nothing.
+    pub fn instantiate(&self) -> anyhow::Result<PluginInstance> {
+        let guest = WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
+            .with_context(|| format!("plugin {}: instantiation failed", self.catalog().label()))?;
+        Ok(PluginInstance::new(guest))
+    }
+}

@@ -1,0 +1,381 @@
+//! One run, all or nothing: open the transaction, invoke the guest, check
+//! the protocol and the artifact, derive and check events, mask, persist,
+//! commit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::Value;
+
+use super::guest::DocumentError;
+use super::{
+    ActionFailure, ActionSuccess, Document, Guest, GuestEvent, Invocation, RunOutcome, RunRequest,
+    UnknownAction,
+};
+use crate::backend::{Backend, Transaction};
+use crate::catalog::Catalog;
+use crate::clock::{Clock, Randomness};
+use crate::engine::{Phase, RunState};
+use crate::limits::MAX_DOCUMENT_BYTES;
+use crate::masking::{Secrets, mask_change, mask_event};
+use crate::records::{ChangeRecord, EventRecord, Problem};
+
+/// Host records a run keeps in its own transaction, so they commit with
+/// the run or not at all.
+pub(crate) trait Bookkeeping {
+    /// Decides, first thing in the run's transaction and before the plugin
+    /// runs, whether the run is still wanted; `false` ends it with nothing
+    /// written.
+    fn claim(&mut self, _txn: &mut dyn Transaction) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    /// Writes the records, right before the commit.
+    fn record(&mut self, _txn: &mut dyn Transaction) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// An action run keeps no records besides its changes and events.
+pub(crate) struct NoBookkeeping;
+
+impl Bookkeeping for NoBookkeeping {}
+
+/// An action is never declined: [`NoBookkeeping`] claims every run.
+pub(crate) const UNCLAIMED_ACTION: &str = "the host declined an action run it had claimed";
+
+/// An action request after its checks: run it, or report why not.
+pub(crate) enum Prepared {
+    Run(PreparedAction),
+    Refused(RunOutcome),
+}
+
+pub(crate) struct PreparedAction {
+    pub invocation: Invocation,
+    pub qualified_id: String,
+    pub run_id: String,
+    pub secrets: Vec<String>,
+}
+
+/// What a run needs besides the guest: the plugin's catalog, the store,
+/// the clock and the randomness.
+pub(crate) struct Pipeline<'a> {
+    pub catalog: &'a Arc<Catalog>,
+    pub backend: &'a Arc<dyn Backend>,
+    pub clock: &'a Arc<dyn Clock>,
+    pub randomness: &'a Arc<Randomness>,
+}
+
+impl Pipeline<'_> {
+    /// Resolves the action and checks the config against its schema.
+    pub fn prepare_action(&self, request: RunRequest) -> anyhow::Result<Prepared> {
+        let catalog = self.catalog;
+        let (info, config_schema) = catalog
+            .local_id(&request.action)
+            .and_then(|local| catalog.actions.get(local))
+            .ok_or_else(|| UnknownAction {
+                plugin: catalog.label(),
+                action: request.action.clone(),
+                known: catalog
+                    .actions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let run_id = request
+            .run_id
+            .clone()
+            .unwrap_or_else(|| self.randomness.uuid());
+        let config_text = request.config.to_string();
+        let problems = if config_text.len() > MAX_DOCUMENT_BYTES {
+            vec![Problem {
+                path: String::new(),
+                message: format!(
+                    "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                    config_text.len()
+                ),
+            }]
+        } else {
+            config_schema.problems(&request.config)
+        };
+        if !problems.is_empty() {
+            return Ok(Prepared::Refused(RunOutcome::failed(
+                run_id,
+                info.id.clone(),
+                ActionFailure::InvalidConfig(problems),
+                Vec::new(),
+            )));
+        }
+        Ok(Prepared::Run(PreparedAction {
+            invocation: Invocation::Action {
+                local_id: info.local_id.clone(),
+                config: request.config,
+                config_text,
+                actor: request.actor,
+                produces: info.produces.clone(),
+            },
+            qualified_id: info.id.clone(),
+            run_id,
+            secrets: request.secrets,
+        }))
+    }
+
+    /// The engine's side of a run, whatever runs the plugin's code: open
+    /// the transaction, invoke, check the protocol and the artifact,
+    /// derive and check events, mask, persist, commit.
+    pub fn execute(
+        &self,
+        guest: &mut dyn Guest,
+        invocation: Invocation,
+        qualified_id: String,
+        run_id: String,
+        secrets: &[String],
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        let catalog = Arc::clone(self.catalog);
+        let context = || {
+            format!(
+                "plugin {}, {} {}",
+                catalog.label(),
+                invocation.what(),
+                invocation.local_id()
+            )
+        };
+        // A clock the plugin cannot be shown (WASI counts nanoseconds from
+        // 1970 in 64 bits) fails the run rather than showing it another
+        // instant.
+        crate::clock::check_instant(self.clock.now())
+            .map_err(anyhow::Error::from)
+            .with_context(context)?;
+        let mut txn = self.backend.begin().with_context(context)?;
+        // Holding the write lock, so no other run, in this process or
+        // another, can claim the same work between this check and the
+        // commit.
+        if !bookkeeping.claim(txn.as_mut()).with_context(context)? {
+            return Ok(None);
+        }
+        guest.start_deadline();
+        guest.session().run = Some(RunState {
+            txn,
+            run_id: run_id.clone(),
+            phase: Phase::Action,
+            clock: Arc::clone(self.clock),
+            randomness: Arc::clone(self.randomness),
+            open_mutation: None,
+            dropped_mutation: None,
+            changes: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+        });
+        let result = guest
+            .invoke(&invocation, &run_id)
+            .with_context(|| format!("{} trapped", context()))?;
+
+        let success = match result {
+            Ok(success) => success,
+            Err(mut failure) => {
+                // The same order whichever side found them, the host's
+                // schema check or the plugin's own, and whatever the guest.
+                if let ActionFailure::InvalidConfig(problems) = &mut failure {
+                    problems.sort();
+                }
+                let logs = guest
+                    .session()
+                    .run
+                    .take()
+                    .map(|run| run.logs)
+                    .unwrap_or_default();
+                return Ok(Some(RunOutcome::failed(
+                    run_id,
+                    qualified_id,
+                    failure,
+                    logs,
+                )));
+            }
+        };
+        if let Some(run) = guest.session().run.as_ref() {
+            if let Some(open) = &run.open_mutation {
+                bail!(
+                    "{}: returned with the mutation of {open} still open",
+                    context()
+                );
+            }
+            if let Some(dropped) = &run.dropped_mutation {
+                bail!(
+                    "{}: dropped the mutation of {dropped} without committing or abandoning it",
+                    context()
+                );
+            }
+        }
+        let (external_id, artifact) = match (&invocation, success) {
+            (Invocation::Action { produces, .. }, Some(success)) => (
+                success.external_id,
+                self.check_artifact(produces.as_deref(), success.artifact)
+                    .with_context(context)?,
+            ),
+            _ => (None, None),
+        };
+
+        // The deriver runs after the plugin returns, because the component
+        // model does not let the host call into the guest during an import.
+        let changes = match guest.session().run.as_mut() {
+            Some(run) => {
+                run.phase = Phase::Derive;
+                run.changes.clone()
+            }
+            None => bail!("{}: the run state vanished", context()),
+        };
+        let mut events = Vec::new();
+        for change in &changes {
+            let derived = guest
+                .derive(change)
+                .with_context(|| format!("{}: the deriver trapped", context()))?;
+            for event in derived {
+                events.push(
+                    self.qualify_event(change, event)
+                        .with_context(|| format!("{}: the deriver", context()))?,
+                );
+            }
+        }
+
+        let fuel_consumed = guest.fuel_consumed();
+        let Some(mut run) = guest.session().run.take() else {
+            bail!("{}: the run state vanished", context());
+        };
+        let secrets = Secrets::new(secrets.iter().cloned());
+        let changes: Vec<ChangeRecord> = changes.iter().map(|c| mask_change(c, &secrets)).collect();
+        let events: Vec<EventRecord> = events.iter().map(|e| mask_event(e, &secrets)).collect();
+        for change in &changes {
+            run.txn.append_change(change).with_context(context)?;
+        }
+        for event in &events {
+            run.txn.append_event(event).with_context(context)?;
+        }
+        bookkeeping.record(run.txn.as_mut()).with_context(context)?;
+        run.txn
+            .commit()
+            .with_context(|| format!("{}: committing the run failed", context()))?;
+        Ok(Some(RunOutcome {
+            run_id,
+            action: qualified_id,
+            result: Ok(ActionSuccess {
+                external_id,
+                artifact,
+            }),
+            changes,
+            events,
+            logs: run.logs,
+            fuel_consumed,
+            wall_time: Duration::ZERO,
+        }))
+    }
+
+    /// An artifact must be present exactly when the action declares a
+    /// type, and satisfy that type's schema.
+    fn check_artifact(
+        &self,
+        produces: Option<&str>,
+        artifact: Option<Document>,
+    ) -> anyhow::Result<Option<Value>> {
+        let catalog = self.catalog;
+        let (produces, artifact) = match (produces, artifact) {
+            (None, None) => return Ok(None),
+            (None, Some(_)) => bail!("returned an artifact but declares no artifact type"),
+            (Some(produces), None) => bail!("returned no artifact but declares {produces}"),
+            (Some(produces), Some(artifact)) => (produces, artifact),
+        };
+        let artifact = artifact.parse().map_err(|error| match error {
+            DocumentError::TooLarge(bytes) => {
+                anyhow!("returned an artifact of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+            }
+            DocumentError::NotJson(error) => {
+                anyhow!("returned an artifact that is not JSON: {error}")
+            }
+        })?;
+        let (_, schema) = catalog
+            .local_id(produces)
+            .and_then(|local| catalog.artifact_types.get(local))
+            .ok_or_else(|| anyhow!("declares unknown artifact type {produces}"))?;
+        let problems = schema.problems(&artifact);
+        if !problems.is_empty() {
+            bail!(
+                "returned an artifact that breaks the schema of {produces}: {}",
+                describe_problems(&problems)
+            );
+        }
+        Ok(Some(artifact))
+    }
+
+    /// Qualifies and checks one derived event.
+    fn qualify_event(
+        &self,
+        change: &ChangeRecord,
+        event: GuestEvent,
+    ) -> anyhow::Result<EventRecord> {
+        let catalog = self.catalog;
+        // The deriver names triggers by their local id (contract 0.3);
+        // an adapter of an older version has already accepted what that
+        // version allowed.
+        let (info, schema) = catalog
+            .triggers
+            .get(&event.trigger_id)
+            .ok_or_else(|| anyhow!("fired undeclared trigger {:?}", event.trigger_id))?;
+        if info.entity_kind.as_deref() != Some(change.kind.as_str()) {
+            bail!(
+                "fired {} from a change of entity kind {}, but the trigger is not driven by it",
+                info.id,
+                change.kind
+            );
+        }
+        let payload = event.payload.parse().map_err(|error| match error {
+            DocumentError::TooLarge(bytes) => anyhow!(
+                "fired {} with a payload of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                info.id
+            ),
+            DocumentError::NotJson(error) => {
+                anyhow!("fired {} with a payload that is not JSON: {error}", info.id)
+            }
+        })?;
+        let problems = schema.problems(&payload);
+        if !problems.is_empty() {
+            bail!(
+                "fired {} with a payload that breaks its schema: {}",
+                info.id,
+                describe_problems(&problems)
+            );
+        }
+        let context_key = event.context_key.or_else(|| {
+            info.context_key
+                .as_deref()
+                .and_then(|key| payload.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        Ok(EventRecord {
+            event_id: self.randomness.uuid(),
+            trigger: info.id.clone(),
+            payload,
+            context_key,
+            actor: change.actor.clone(),
+            run_id: change.run_id.clone(),
+            change_id: change.change_id.clone(),
+            occurred_at: change.occurred_at.clone(),
+        })
+    }
+}
+
+fn describe_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                if p.path.is_empty() { "(root)" } else { &p.path },
+                p.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,254 @@
+//! The library's layers point one way, and nothing outside the wasm
+//! adapter sees the generated WIT bindings.
+//!
+//! The check reads the sources: every `crate::…` and `super::…` path in a
+//! module is an edge to the module it names (the longest module path that
+//! exists). A parent's `mod` and `pub use child::…` lines are structure,
+//! not edges. Modules name the module they use, never a root re-export
+//! (`crate::Harness`), so every edge is visible.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The layers, top-level module by top-level module: a module may use its
+/// own layer's modules and those of lower layers, never a higher one.
+const LAYERS: &[(&str, u32)] = &[
+    ("records", 0),
+    ("clock", 0),
+    ("schema", 0),
+    ("limits", 0),
+    ("masking", 0),
+    ("backend", 1),
+    ("catalog", 2),
+    ("engine", 3),
+    ("run", 4),
+    ("wasm", 5),
+    ("native", 5),
+    ("harness", 6),
+    ("scheduler", 6),
+    ("scenario", 6),
+];
+
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every library module by its path (`wasm::loader`), with its source.
+fn modules() -> BTreeMap<String, String> {
+    fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            if path.is_dir() {
+                if name == "bin" && prefix.is_empty() {
+                    continue;
+                }
+                let mut inner = prefix.to_vec();
+                inner.push(name);
+                walk(&path, &inner, out);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let mut segments = prefix.to_vec();
+                if name != "mod" && name != "lib" {
+                    segments.push(name);
+                }
+                out.insert(segments.join("::"), std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&source_dir(), &[], &mut out);
+    out
+}
+
+/// The paths (`crate::a::b`, `super::a`) a source names, outside comments.
+fn named_paths(source: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        for start in ["crate::", "super::"] {
+            let mut rest = code;
+            while let Some(at) = rest.find(start) {
+                let preceded_by_ident = rest[..at]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+                let path: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                if !preceded_by_ident {
+                    paths.push(path.trim_end_matches(':').to_owned());
+                }
+                rest = &rest[at + start.len()..];
+            }
+        }
+    }
+    paths
+}
+
+/// The module a path from `module` names: the longest existing module.
+fn resolve(module: &str, path: &str, known: &BTreeSet<String>) -> Option<String> {
+    let mut segments: Vec<&str> = Vec::new();
+    let mut parts = path.split("::").peekable();
+    let mut base: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+    match parts.next() {
+        Some("crate") => base.clear(),
+        Some("super") => {
+            base.pop();
+            while parts.peek() == Some(&"super") {
+                parts.next();
+                base.pop();
+            }
+        }
+        _ => return None,
+    }
+    segments.extend(base);
+    // `super::{A, B}` names the parent itself.
+    let mut best = Some(segments.join("::")).filter(|m| !m.is_empty() && known.contains(m));
+    for part in parts {
+        segments.push(part);
+        let candidate = segments.join("::");
+        if known.contains(&candidate) {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
+/// Module -> the modules it uses.
+fn edges() -> BTreeMap<String, BTreeSet<String>> {
+    let modules = modules();
+    let known: BTreeSet<String> = modules.keys().cloned().collect();
+    modules
+        .iter()
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, source)| {
+            let used = named_paths(source)
+                .iter()
+                .filter_map(|path| resolve(name, path, &known))
+                .filter(|used| used != name)
+                .collect();
+            (name.clone(), used)
+        })
+        .collect()
+}
+
+fn top(module: &str) -> &str {
+    module.split("::").next().unwrap_or(module)
+}
+
+#[test]
+fn the_source_reader_sees_edges() {
+    // The check below is only as good as the reader: it must find the
+    // edges it is meant to forbid.
+    let edges = edges();
+    assert!(edges["harness"].contains("run::pipeline"), "{edges:?}");
+    assert!(edges["wasm::adapter"].contains("wasm::bindings"));
+    assert!(edges["engine::entity"].contains("engine"));
+    assert!(edges["run::pipeline"].contains("engine"));
+    // A `super::` inside an inline module would be read from the file's
+    // module; inline modules use `crate::` paths instead.
+    for (module, source) in modules() {
+        assert!(
+            !source.contains("super::super::"),
+            "{module}: use a crate:: path in an inline module"
+        );
+    }
+}
+
+#[test]
+fn every_module_has_a_layer() {
+    let layers: BTreeMap<&str, u32> = LAYERS.iter().copied().collect();
+    for module in edges().keys() {
+        assert!(
+            layers.contains_key(top(module)),
+            "module {module} has no layer in LAYERS"
+        );
+    }
+}
+
+#[test]
+fn layers_point_one_way() {
+    let layers: BTreeMap<&str, u32> = LAYERS.iter().copied().collect();
+    let mut upward = Vec::new();
+    for (module, used) in edges() {
+        for target in used {
+            if layers[top(&target)] > layers[top(&module)] {
+                upward.push(format!("{module} -> {target}"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "edges to a higher layer: {upward:#?}");
+}
+
+#[test]
+fn there_is_no_import_cycle() {
+    let edges = edges();
+    // Depth-first search with colours; a grey target is a back edge.
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        colour: &mut BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+        cycles: &mut Vec<String>,
+    ) {
+        colour.insert(node.to_owned(), 1);
+        stack.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            match colour.get(next.as_str()).copied().unwrap_or(0) {
+                0 => visit(next, edges, colour, stack, cycles),
+                1 => {
+                    let from = stack.iter().position(|n| n == next).unwrap_or(0);
+                    cycles.push(format!("{} -> {next}", stack[from..].join(" -> ")));
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        colour.insert(node.to_owned(), 2);
+    }
+    let mut colour = BTreeMap::new();
+    let mut cycles = Vec::new();
+    for node in edges.keys() {
+        if !colour.contains_key(node) {
+            visit(node, &edges, &mut colour, &mut Vec::new(), &mut cycles);
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles: {cycles:#?}");
+}
+
+#[test]
+fn generated_bindings_stay_in_the_wasm_adapter() {
+    for (module, used) in edges() {
+        if used.contains("wasm::bindings") {
+            assert!(
+                module == "wasm::adapter" || module == "wasm::loader",
+                "{module} uses the generated bindings"
+            );
+        }
+    }
+    let modules = modules();
+    assert!(
+        modules["wasm"].contains("\nmod bindings;"),
+        "the bindings module is private"
+    );
+    for (module, source) in &modules {
+        assert!(
+            !source.contains("pub use bindings") && !source.contains("pub use super::bindings"),
+            "{module} re-exports generated bindings"
+        );
+    }
+}
+
+#[test]
+fn modules_name_what_they_use_not_root_re_exports() {
+    for (module, source) in modules() {
+        for path in named_paths(&source) {
+            let first = path.split("::").nth(1).unwrap_or_default();
+            assert!(
+                !(path.starts_with("crate::") && first.starts_with(char::is_uppercase)),
+                "{module} names {path}, a root re-export"
+            );
+        }
+    }
+}

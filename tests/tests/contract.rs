@@ -1,0 +1,112 @@
+//! Contract versions: the host reads which `checkstack:automation` a
+//! component was built for before linking it, serves the current 0.3 and
+//! the frozen 0.2 through their own adapters, and refuses anything else
+//! with one line.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use automation_harness::wasm::version::ContractVersion;
+use automation_harness::{Harness, Plugin, RunRequest};
+use integration_tests::*;
+use serde_json::json;
+
+const CONTRACT_0_2_WASM: &str = env!("CONTRACT_0_2_PLUGIN_WASM");
+const CONTRACT_0_1_WASM: &str = env!("CONTRACT_0_1_PLUGIN_WASM");
+
+fn legacy_on(store: &TestStore) -> Harness {
+    let engine = automation_harness::default_engine().unwrap();
+    Harness::builder()
+        .backend(Arc::clone(&store.backend))
+        .fixed_clock(now())
+        // Not the seed of `TestStore::harness`: two harnesses drawing the
+        // same ids on one store would collide.
+        .seed(0x1e6ac7)
+        .with_plugin(load(&engine, Path::new(CONTRACT_0_2_WASM)))
+}
+
+#[test]
+fn a_component_of_a_retired_version_is_refused_with_one_line() {
+    let engine = automation_harness::default_engine().unwrap();
+    let error = Plugin::load(&engine, Path::new(CONTRACT_0_1_WASM))
+        .err()
+        .expect("a 0.1.0 component is refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(
+            "plugin built for checkstack:automation@0.1.0; this host serves 0.2.x, 0.3.x ("
+        ),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "one line: {message}");
+    // Refused by version, not by a link error after the fact.
+    assert!(!message.contains("does not link"), "{message}");
+}
+
+#[test]
+fn each_component_is_served_by_the_adapter_of_its_version() {
+    let engine = automation_harness::default_engine().unwrap();
+    assert_eq!(plugin().contract_version(), ContractVersion::V0_3);
+    let legacy = load(&engine, Path::new(CONTRACT_0_2_WASM));
+    assert_eq!(legacy.contract_version(), ContractVersion::V0_2);
+    assert!(
+        legacy
+            .catalog()
+            .imports
+            .contains(&"checkstack:automation/storage@0.2.0".to_owned()),
+        "{:?}",
+        legacy.catalog().imports
+    );
+}
+
+fn a_0_2_plugin_runs_as_it_always_did(store: TestStore) {
+    let harness = legacy_on(&store);
+    let outcome = run_ok(&harness, "put", json!({"key": "a", "v": "one"}));
+    assert_eq!(external_id(&outcome), "a");
+    assert_eq!(log_messages(&outcome), ["stored a"]);
+    assert_eq!(outcome.changes.len(), 1);
+    assert_eq!(outcome.changes[0].next, Some(json!({"v": "one"})));
+    // Its deriver spells its own prefix, which 0.2 allowed.
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(outcome.events[0].trigger, "legacy.stored");
+    assert_eq!(outcome.events[0].payload, json!({"v": "one"}));
+
+    let second = run_ok(&harness, "put", json!({"key": "a", "v": "two"}));
+    assert_eq!(second.changes[0].prev, Some(json!({"v": "one"})));
+    assert_eq!(second.changes[0].changed_fields, ["v"]);
+
+    // Where 0.3 says `not-permitted`, a 0.2 plugin hears the only case it
+    // knows, and nothing is written.
+    let before = store.backend.snapshot().unwrap();
+    let outcome = harness
+        .run(RunRequest::new("write_without_mutation", json!({})))
+        .unwrap();
+    let failure = outcome.result.expect_err("the write is refused");
+    assert_eq!(failure.kind(), "internal");
+    assert_eq!(
+        failure.message(),
+        "StorageError::Unavailable(\"writes need an open entity mutation\")"
+    );
+    assert_eq!(store.backend.snapshot().unwrap(), before);
+}
+
+fn a_0_2_and_a_0_3_plugin_share_a_store(store: TestStore) {
+    let legacy = legacy_on(&store);
+    let maintenance = store.harness();
+    run_ok(&legacy, "put", json!({"key": "a", "v": "one"}));
+    let window = run_ok(&maintenance, "create", create_config(&["db-1"]));
+    assert_eq!(window.events[0].trigger, "maintenance.created");
+    let snapshot = store.backend.snapshot().unwrap();
+    assert_eq!(snapshot.spaces["plugin/legacy"]["raw/a"], b"one");
+    assert_eq!(
+        snapshot.spaces["entity/legacy"]["item/a"],
+        br#"{"v":"one"}"#
+    );
+    assert!(snapshot.spaces.contains_key("entity/maintenance"));
+    assert_eq!(snapshot.changes.len(), 2);
+}
+
+on_every_backend!(
+    a_0_2_plugin_runs_as_it_always_did,
+    a_0_2_and_a_0_3_plugin_share_a_store,
+);
