@@ -286,7 +286,7 @@ fn what_a_plugin_returns_is_checked() {
         &sandbox.misbehave("read_in_derive"),
         &[
             "the deriver trapped",
-            "the deriver read storage: Err(NotPermitted(\"storage is not available to the deriver, which must be pure\"))",
+            "the deriver read storage: Err(StorageError::NotPermitted(\"storage is not available to the deriver, which must be pure\"))",
         ],
     );
 }

@@ -142,7 +142,8 @@ pub(crate) fn trap_report(error: wasmtime::Error, state: &HostState) -> anyhow::
     let stderr = state.stderr_text();
     let reason = match trap {
         Some(wasmtime::Trap::StackOverflow) => "stack overflow".to_owned(),
-        Some(trap) => format!("wasm trap: {trap}"),
+        // A trap displays as `wasm trap: …` already.
+        Some(trap) => trap.to_string(),
         None => format!("{error:#}"),
     };
     if stderr.is_empty() {
