@@ -273,6 +273,7 @@ fn describe_lists_the_qualified_catalog_and_the_imports() {
             .unwrap()
             .contains(&json!("checkstack:automation/entity@0.3.0"))
     );
+    assert_eq!(catalog["contract"], "checkstack:automation@0.3.0");
     let text = String::from_utf8(run(&["describe"], &workspace()).stdout).unwrap();
     assert!(
         text.contains("maintenance.clear_system") && text.contains("Imports"),

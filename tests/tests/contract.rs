@@ -49,6 +49,8 @@ fn each_component_is_served_by_the_adapter_of_its_version() {
     assert_eq!(plugin().contract_version(), ContractVersion::V0_3);
     let legacy = load(&engine, Path::new(CONTRACT_0_2_WASM));
     assert_eq!(legacy.contract_version(), ContractVersion::V0_2);
+    assert_eq!(legacy.contract(), "checkstack:automation@0.2.0");
+    assert_eq!(plugin().contract(), "checkstack:automation@0.3.0");
     assert!(
         legacy
             .catalog()

@@ -68,6 +68,8 @@ pub struct Plugin {
     pub(crate) pre: Pre,
     pub(crate) catalog: Arc<Catalog>,
     version: ContractVersion,
+    /// The version as the component names it, such as `0.3.0`.
+    named_version: String,
 }
 
 impl Plugin {
@@ -104,7 +106,7 @@ impl Plugin {
     pub fn from_component(engine: &Engine, component: &Component) -> anyhow::Result<Self> {
         // Before linking: a component built for a version the host does
         // not serve would otherwise fail with a generic link error.
-        let version = contract_version(engine, component)?;
+        let (version, named_version) = contract_version(engine, component)?;
         let (imports, denied) = audit_imports(engine, component);
         if !denied.is_empty() {
             bail!(
@@ -134,6 +136,7 @@ impl Plugin {
             pre,
             catalog: Arc::new(catalog),
             version,
+            named_version,
         })
     }
 
@@ -142,8 +145,14 @@ impl Plugin {
         &self.catalog
     }
 
-    /// The contract version the component was built against.
+    /// The contract track that serves the component.
     pub fn contract_version(&self) -> ContractVersion {
         self.version
+    }
+
+    /// The contract the component was built against, as it names it:
+    /// `checkstack:automation@0.3.0`.
+    pub fn contract(&self) -> String {
+        format!("{}@{}", super::version::PACKAGE, self.named_version)
     }
 }

@@ -59,10 +59,14 @@ fn served_list() -> String {
         .join(", ")
 }
 
-/// The contract version `component` was built against: every contract
+/// The contract version `component` was built against, as the served
+/// track and as the component names it (`0.3.0`): every contract
 /// interface it imports or exports must name the same version, and the
 /// host must serve it.
-pub fn contract_version(engine: &Engine, component: &Component) -> anyhow::Result<ContractVersion> {
+pub fn contract_version(
+    engine: &Engine,
+    component: &Component,
+) -> anyhow::Result<(ContractVersion, String)> {
     let ty = component.component_type();
     let names = ty
         .imports(engine)
@@ -80,7 +84,9 @@ pub fn contract_version(engine: &Engine, component: &Component) -> anyhow::Resul
         [] => bail!(
             "the component neither imports nor exports {PACKAGE}: it is not an automation plugin"
         ),
-        [version] => ContractVersion::for_version(version).ok_or_else(|| {
+        [version] => ContractVersion::for_version(version)
+            .map(|served| (served, version.clone()))
+            .ok_or_else(|| {
             anyhow!(
                 "plugin built for {PACKAGE}@{version}; this host serves {} (rebuild the plugin against one of them; see wit/README.md)",
                 served_list()

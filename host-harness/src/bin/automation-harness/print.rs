@@ -17,7 +17,7 @@ pub fn describe_json(plugin: &Plugin) -> Value {
     let catalog = plugin.catalog();
     json!({
         "plugin": { "id": catalog.id, "version": catalog.version },
-        "contract": format!("checkstack:automation@{}", plugin.contract_version()),
+        "contract": plugin.contract(),
         "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
         "actions": catalog.action_infos().collect::<Vec<_>>(),
         "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
@@ -59,10 +59,7 @@ pub fn describe(plugin: &Plugin, path: &Path) {
         catalog.version,
         path.display()
     );
-    println!(
-        "Built for checkstack:automation@{}",
-        plugin.contract_version()
-    );
+    println!("Built for {}", plugin.contract());
     println!();
     println!("Triggers (fired by the entity engine from changes):");
     for trigger in catalog.trigger_infos() {
