@@ -1,25 +1,37 @@
-//! In this workspace the CLI's default plugin is the component built from
-//! `plugin/`; the build script builds it when missing or stale. Built
-//! outside the workspace, the CLI has no default and needs `--plugin`.
+//! In this workspace the CLI ships the plugins built from `plugin/` (the
+//! default) and `plugins/notifications/`; the build script builds them
+//! when missing or stale. Built outside the workspace, the CLI ships none
+//! and needs `--plugin <WASM>`.
 
 #[path = "../build-support/plugin_build.rs"]
 mod plugin_build;
 
 fn main() {
-    let workspace_plugin =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/Cargo.toml");
-    println!("cargo:rerun-if-changed={}", workspace_plugin.display());
-    if !workspace_plugin.exists() {
-        return;
-    }
-    match plugin_build::build_plugin_component() {
-        Ok(path) => println!(
-            "cargo:rustc-env=AUTOMATION_HARNESS_DEFAULT_PLUGIN={}",
-            path.display()
+    let shipped = [
+        (
+            "AUTOMATION_HARNESS_DEFAULT_PLUGIN",
+            "maintenance-plugin",
+            "plugin",
         ),
-        Err(error) => {
-            eprintln!("{error}");
-            std::process::exit(1);
+        (
+            "AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN",
+            "notifications-plugin",
+            "plugins/notifications",
+        ),
+    ];
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (variable, package, source) in shipped {
+        let manifest = workspace.join(source).join("Cargo.toml");
+        println!("cargo:rerun-if-changed={}", manifest.display());
+        if !manifest.exists() {
+            continue;
+        }
+        match plugin_build::build_component(package, &[], source) {
+            Ok(path) => println!("cargo:rustc-env={variable}={}", path.display()),
+            Err(error) => {
+                eprintln!("{error}");
+                std::process::exit(1);
+            }
         }
     }
 }

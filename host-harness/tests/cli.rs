@@ -281,10 +281,9 @@ fn describe_lists_the_qualified_catalog_and_the_imports() {
     );
 }
 
-/// Scenario files of plugins other than the CLI's default one, each run
-/// against its own component elsewhere (`notifications.json` by
-/// `tests/tests/notifications.rs`).
-const OTHER_PLUGINS_SCENARIOS: &[&str] = &["notifications.json"];
+/// The scenario files of shipped plugins other than the default one, run
+/// with `--plugin <name>`.
+const OTHER_PLUGINS_SCENARIOS: &[(&str, &str)] = &[("notifications.json", "notifications")];
 
 #[test]
 fn every_shipped_scenario_passes() {
@@ -293,24 +292,63 @@ fn every_shipped_scenario_passes() {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .filter(|path| {
-            !path
-                .file_name()
-                .is_some_and(|name| OTHER_PLUGINS_SCENARIOS.iter().any(|other| name == *other))
+            !path.file_name().is_some_and(|name| {
+                OTHER_PLUGINS_SCENARIOS
+                    .iter()
+                    .any(|(other, _)| name == *other)
+            })
         })
         .collect();
     files.sort();
     assert!(files.len() >= 4);
+    let mut runs = vec![(files, None)];
+    for (file, plugin) in OTHER_PLUGINS_SCENARIOS {
+        runs.push((
+            vec![workspace().join("scenarios").join(file)],
+            Some(*plugin),
+        ));
+    }
+    for (files, plugin) in runs {
+        let mut command = harness();
+        command.arg("scenario").args(&files).arg("--json");
+        if let Some(plugin) = plugin {
+            command.args(["--plugin", plugin]);
+        }
+        let output = command.output().unwrap();
+        let reports = stdout_json(&output);
+        for report in reports.as_array().unwrap() {
+            assert_eq!(report["report"]["passed"], true, "{report:#}");
+        }
+        assert!(output.status.success(), "{files:?} with {plugin:?}");
+    }
+}
+
+#[test]
+fn a_shipped_plugin_is_loaded_by_name() {
     let output = harness()
-        .arg("scenario")
-        .args(&files)
-        .arg("--json")
+        .args(["describe", "--json", "--plugin", "notifications"])
         .output()
         .unwrap();
-    let reports = stdout_json(&output);
-    for report in reports.as_array().unwrap() {
-        assert_eq!(report["report"]["passed"], true, "{report:#}");
-    }
     assert!(output.status.success());
+    let catalog = stdout_json(&output);
+    assert_eq!(
+        catalog["plugin"],
+        json!({"id": "notifications", "version": "0.1.0"})
+    );
+    assert_eq!(catalog["contract"], "checkstack:automation@0.3.0");
+
+    let output = harness()
+        .args(["describe", "--plugin", "no-such-plugin"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "no plugin component at no-such-plugin (shipped plugins: maintenance, notifications)"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

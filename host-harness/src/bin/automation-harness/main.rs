@@ -40,9 +40,9 @@ const DEMO_SCENARIO: &str = "scenarios/park-then-clear.json";
         plugin-loading error."
 )]
 struct Cli {
-    /// The plugin component to load. Defaults to the maintenance plugin
-    /// this workspace builds.
-    #[arg(long, global = true, value_name = "WASM")]
+    /// The plugin to load: a component file, or the name of a plugin this
+    /// workspace ships (`maintenance`, the default, or `notifications`).
+    #[arg(long, global = true, value_name = "WASM | NAME")]
     plugin: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -365,19 +365,49 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
-fn default_plugin() -> anyhow::Result<PathBuf> {
-    option_env!("AUTOMATION_HARNESS_DEFAULT_PLUGIN")
-        .map(PathBuf::from)
-        .ok_or_else(|| anyhow!("this build has no default plugin; pass --plugin <WASM>"))
+/// The plugins this build ships, by name, the default first: the
+/// components the workspace built next to the CLI.
+fn shipped_plugins() -> Vec<(&'static str, PathBuf)> {
+    [
+        (
+            "maintenance",
+            option_env!("AUTOMATION_HARNESS_DEFAULT_PLUGIN"),
+        ),
+        (
+            "notifications",
+            option_env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN"),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, path)| path.map(|path| (name, PathBuf::from(path))))
+    .collect()
 }
 
-fn load_plugin(path: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
-    let path = match path {
-        Some(path) => path.to_owned(),
-        None => default_plugin().map_err(usage)?,
-    };
+/// The component `--plugin` names: a shipped plugin's name, or a file.
+fn plugin_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let shipped = shipped_plugins();
+    match given {
+        None => shipped
+            .first()
+            .map(|(_, path)| path.clone())
+            .ok_or_else(|| anyhow!("this build ships no plugin; pass --plugin <WASM>")),
+        Some(given) => Ok(shipped
+            .iter()
+            .find(|(name, _)| given == Path::new(name))
+            .map(|(_, path)| path.clone())
+            .unwrap_or_else(|| given.to_owned())),
+    }
+}
+
+fn load_plugin(given: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
+    let path = plugin_path(given).map_err(usage)?;
     if !path.exists() {
-        return Err(usage(anyhow!("no plugin component at {}", path.display())));
+        let names: Vec<&str> = shipped_plugins().iter().map(|(name, _)| *name).collect();
+        return Err(usage(anyhow!(
+            "no plugin component at {} (shipped plugins: {})",
+            path.display(),
+            names.join(", ")
+        )));
     }
     let engine = automation_harness::default_engine().map_err(usage)?;
     // Compiling takes far longer than loading a compiled entry, so the
