@@ -39,6 +39,12 @@ fn main() {
             "tests/hostile-plugin",
         ),
         (
+            "README_PLUGIN_WASM",
+            "greeter",
+            &[][..],
+            "tests/readme-plugin",
+        ),
+        (
             "CONTRACT_0_2_PLUGIN_WASM",
             "contract-fixture",
             &["v0_2"][..],

@@ -19,7 +19,7 @@
 //! # anyhow::Ok(())
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // Layers, each using only the ones above it (checked by
 // `tests/layers.rs`): core records, clock, schema, limits and masking;
@@ -54,8 +54,6 @@ pub use harness::{Harness, HarnessBuilder};
 pub use limits::Limits;
 pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
 pub use run::{ActionFailure, ActionSuccess, RunOutcome, RunRequest, UnknownAction};
-pub use wasm::{
-    EngineOptions, InstanceMode, Plugin, PluginInstance, cache, default_engine, engine,
-};
+pub use wasm::{EngineOptions, InstanceMode, Plugin, PluginInstance, cache, default_engine};
 /// The wasmtime this host is built with, whose `Engine` the builder takes.
 pub use wasmtime;

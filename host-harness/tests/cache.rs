@@ -75,7 +75,7 @@ fn another_engine_configuration_does_not_share_entries() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path());
     let plain = automation_harness::default_engine().unwrap();
-    let metered = automation_harness::engine(automation_harness::EngineOptions {
+    let metered = automation_harness::wasm::engine(automation_harness::EngineOptions {
         fuel: true,
         ..Default::default()
     })

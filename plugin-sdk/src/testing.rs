@@ -3,16 +3,46 @@
 //! It keeps to the contract the way the real host does, so a test that
 //! passes here is not passing by accident: storage is ordered and bounded
 //! like the host's (keys of 1 to 1024 bytes, values up to 1 MiB, scans of
-//! 1 to 1000 entries); writes are only accepted inside an open mutation;
+//! 1 to 1000 entries that start at the prefix, or just past a cursor that
+//! sorts after it); writes are only accepted inside an open mutation;
 //! one mutation is open at a time; `prev` is the host's own record of the
 //! entity; committing records a change only when a field differs, with the
 //! sorted changed fields; abandoning, or dropping a mutation still open,
 //! rolls back the writes made since it opened. The clock stands still
 //! until moved and ids are numbered, so every run is reproducible.
 //!
-//! [`TestHost::run`] runs an action the way the host runs one: as a
-//! transaction (a failed run leaves nothing behind), with the plugin's
-//! deriver applied to the changes it recorded.
+//! [`TestHost::run`] runs an action the way the host runs one
+//! (`host-harness/src/run/pipeline.rs`): as a transaction (a failed run
+//! leaves nothing behind); an `Err` from the plugin is its result, before
+//! any protocol check; a success that dropped a mutation or left one open
+//! is a host failure, and so is one whose artifact is present when the
+//! action declares no artifact type, or missing when it declares one;
+//! then the plugin's deriver is applied to the changes the run recorded,
+//! each event must name a trigger declared for the change's entity kind,
+//! by local id, and an event with no context key gets the payload field
+//! its trigger's `context_key` names.
+//!
+//! # What only the real harness checks
+//!
+//! The test host has no JSON Schema validator (one is far too heavy for a
+//! crate that is compiled into every plugin component), so it does **not**
+//! check anything against the schemas the catalog declares:
+//!
+//! - configs against an action's `config_schema`: the host refuses a
+//!   config that breaks it before the plugin runs, so a unit test sees
+//!   only the plugin's own [`crate::config::parse`];
+//! - entity states against a kind's `state_schema` (only that a state is
+//!   a JSON object; [`TestHost::with_state_check`] stands in for the
+//!   schema when a test supplies a check);
+//! - artifacts against their artifact type's schema (only whether one is
+//!   present, as above);
+//! - event payloads against their trigger's `payload_schema`.
+//!
+//! Nor does it refuse an action the catalog does not declare. Check those
+//! against the real harness: a scenario file run with `automation-harness
+//! scenario <file> --plugin <component>`, or an integration test that
+//! loads the built component into `automation_harness::Harness`. A
+//! schema mistake passes here and fails there.
 //!
 //! ```
 //! use plugin_sdk::prelude::*;
@@ -35,10 +65,11 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::Bound;
 
 use serde_json::Value;
 
-use crate::catalog::PluginDefinition;
+use crate::catalog::{ActionDefinition, PluginDefinition};
 use crate::entity::changed_fields;
 use crate::host::{
     Actor, ChangeReceipt, EntityError, EntityHandle, Environment, Level, Log, MAX_ENTITY_ID_BYTES,
@@ -331,7 +362,10 @@ impl TestHost {
     }
 
     /// Every way the plugin broke the protocol so far, such as dropping a
-    /// mutation still open; the real host fails the run for each.
+    /// mutation still open; the real host fails the run for each. A run
+    /// whose action returned `Err` leaves none here: the host reports the
+    /// plugin's own failure and rolls the run back, however it used its
+    /// mutations.
     pub fn protocol_violations(&self) -> Vec<String> {
         self.state.borrow().violations.clone()
     }
@@ -349,8 +383,11 @@ impl TestHost {
 
     /// The events `plugin`'s deriver fires for `change`, checked as the
     /// host checks them: each names a trigger the catalog declares, by
-    /// local id, for the change's entity kind. An error is what the host
-    /// would fail the run with.
+    /// local id, for the change's entity kind. An event with no context
+    /// key gets the payload field its trigger's `context_key` names, as
+    /// the host fills it in. An error is what the host would fail the run
+    /// with. (Payloads are not checked against the trigger's schema: see
+    /// the [module docs](self).)
     pub fn derive_change<P: Plugin + ?Sized>(
         &self,
         plugin: &P,
@@ -373,9 +410,17 @@ impl TestHost {
 
     /// Runs action `action` of `plugin` with `config` in `context` as the
     /// host runs one: as one transaction, rolled back when the plugin
-    /// fails, with the deriver applied to the changes it recorded. `Err`
-    /// is a failure the host itself would report (and roll back): a
-    /// mutation dropped or left open, a deriver error, an event of an
+    /// fails, with the deriver applied to the changes it recorded.
+    ///
+    /// A plugin's own failure (`Err`) is its result, whatever else it did:
+    /// the host reports it before it looks at how the run used the
+    /// protocol, and rolls the run back whole, so a mutation the failed run
+    /// dropped or left open is neither an error nor a
+    /// [protocol violation](TestHost::protocol_violations). `Err` is a
+    /// failure the host itself would report (and roll back) for a run the
+    /// plugin reports as a success: a mutation dropped or left open, an
+    /// artifact returned by an action that declares no artifact type or
+    /// missing from one that declares one, a deriver error, an event of an
     /// undeclared trigger.
     pub fn try_run<P: Plugin + ?Sized>(
         &self,
@@ -384,7 +429,8 @@ impl TestHost {
         config: &Value,
         context: &RunContext,
     ) -> Result<TestRun, String> {
-        self.transaction(plugin, &context.run_id, |host| {
+        let declared = plugin.catalog().action(action).cloned();
+        self.transaction(plugin, &context.run_id, declared.as_ref(), |host| {
             plugin.run_action(host, action, config, context)
         })
     }
@@ -403,7 +449,7 @@ impl TestHost {
             actor,
             scheduled_at: self.now(),
         };
-        self.transaction(plugin, &context.run_id, |host| {
+        self.transaction(plugin, &context.run_id, None, |host| {
             plugin
                 .run_job(host, job, &context)
                 .map(|()| ActionSuccess::default())
@@ -417,10 +463,15 @@ impl TestHost {
         format!("run-{n}")
     }
 
+    /// Runs `body` as the host's run pipeline does (`run/pipeline.rs`):
+    /// the plugin's failure first, then the protocol, then the artifact
+    /// (of `action`, when the run is of a declared action), then the
+    /// deriver.
     fn transaction<P: Plugin + ?Sized>(
         &self,
         plugin: &P,
         run_id: &str,
+        action: Option<&ActionDefinition>,
         body: impl FnOnce(&Self) -> Result<ActionSuccess, ActionError>,
     ) -> Result<TestRun, String> {
         let (before, changes_before, logs_before, violations_before) = {
@@ -436,31 +487,42 @@ impl TestHost {
         let result = body(self);
         let mut state = self.state.borrow_mut();
         state.run_id = None;
-        if let Some(open) = state.open.take() {
-            state
-                .violations
-                .push(format!("the run returned with the mutation of {open} open"));
-        }
-        let broken = state.violations[violations_before..].first().cloned();
+        let left_open = state.open.take();
         let changes = state.changes[changes_before..].to_vec();
         let logs = state.logs[logs_before..].to_vec();
         let rollback = |state: &mut State| {
             (state.data, state.states) = before.clone();
             state.changes.truncate(changes_before);
         };
+        let success = match result {
+            Ok(success) => success,
+            Err(failure) => {
+                // The host returns the plugin's failure before it checks
+                // for a mutation dropped or left open: the whole run is
+                // rolled back anyway.
+                rollback(&mut state);
+                state.violations.truncate(violations_before);
+                return Ok(TestRun {
+                    run_id: run_id.to_owned(),
+                    result: Err(failure),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                    logs,
+                });
+            }
+        };
+        if let Some(open) = left_open {
+            state
+                .violations
+                .push(format!("the run returned with the mutation of {open} open"));
+        }
+        let broken = state.violations[violations_before..]
+            .first()
+            .cloned()
+            .or_else(|| action.and_then(|action| artifact_problem(action, &success)));
         if let Some(broken) = broken {
             rollback(&mut state);
             return Err(broken);
-        }
-        if result.is_err() {
-            rollback(&mut state);
-            return Ok(TestRun {
-                run_id: run_id.to_owned(),
-                result,
-                changes: Vec::new(),
-                events: Vec::new(),
-                logs,
-            });
         }
         drop(state);
         let catalog = plugin.catalog();
@@ -476,11 +538,29 @@ impl TestHost {
         }
         Ok(TestRun {
             run_id: run_id.to_owned(),
-            result,
+            result: Ok(success),
             changes,
             events,
             logs,
         })
+    }
+}
+
+/// What the host fails a successful run of `action` with, if anything:
+/// an artifact must be present exactly when the action declares an
+/// artifact type. (Whether it satisfies the type's schema only the real
+/// harness checks.)
+fn artifact_problem(action: &ActionDefinition, success: &ActionSuccess) -> Option<String> {
+    match (action.produces, &success.artifact) {
+        (None, Some(_)) => Some(format!(
+            "action {} returned an artifact but declares no artifact type",
+            action.id
+        )),
+        (Some(produces), None) => Some(format!(
+            "action {} returned no artifact but declares {produces}",
+            action.id
+        )),
+        _ => None,
     }
 }
 
@@ -495,19 +575,31 @@ fn derive_checked<P: Plugin + ?Sized>(
             change.kind, change.id
         )
     })?;
-    for event in &events {
-        let declared = catalog
-            .trigger(&event.trigger_id)
-            .is_some_and(|trigger| trigger.entity_kind == Some(change.kind.as_str()));
-        if !declared {
-            return Err(format!(
-                "the deriver fired {:?} for a change of {}, which declares no such trigger \
-                 (trigger ids are local, such as `created`)",
-                event.trigger_id, change.kind
-            ));
-        }
-    }
-    Ok(events)
+    events
+        .into_iter()
+        .map(|mut event| {
+            let Some(trigger) = catalog
+                .trigger(&event.trigger_id)
+                .filter(|trigger| trigger.entity_kind == Some(change.kind.as_str()))
+            else {
+                return Err(format!(
+                    "the deriver fired {:?} for a change of {}, which declares no such trigger \
+                     (trigger ids are local, such as `created`)",
+                    event.trigger_id, change.kind
+                ));
+            };
+            // An event with no context key takes the payload field the
+            // trigger names, when it is a string, as the host does.
+            if event.context_key.is_none() {
+                event.context_key = trigger
+                    .context_key
+                    .and_then(|key| event.payload.get(key))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            Ok(event)
+        })
+        .collect()
 }
 
 /// The host's key rule.
@@ -562,10 +654,16 @@ impl Storage for TestHost {
     fn scan(&self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<Page, StorageError> {
         let limit = limit.clamp(1, MAX_SCAN_LIMIT) as usize;
         let state = self.state.borrow();
-        let start = cursor.unwrap_or(prefix).to_owned();
+        // As the host's backends: from the prefix, or from just past the
+        // cursor when it sorts after the prefix; a cursor before the prefix
+        // starts the scan at the prefix, it does not skip it.
+        let start = match cursor {
+            Some(after) if after >= prefix => after,
+            _ => prefix,
+        };
         let mut entries: Vec<(String, Vec<u8>)> = state
             .data
-            .range(start..)
+            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
             .filter(|(key, _)| Some(key.as_str()) != cursor)
             .take_while(|(key, _)| key.starts_with(prefix))
             .take(limit + 1)

@@ -228,7 +228,7 @@ fn instantiation(path: &Path, sizes: Sizes) {
     );
     let allocators = [("pooling allocator", true), ("on-demand allocator", false)];
     let harnesses = allocators.map(|(_, pooling)| {
-        let engine = automation_harness::engine(EngineOptions {
+        let engine = automation_harness::wasm::engine(EngineOptions {
             pooling,
             ..Default::default()
         })

@@ -289,6 +289,13 @@ fn what_a_plugin_returns_is_checked() {
             "the deriver read storage: Err(StorageError::NotPermitted(\"storage is not available to the deriver, which must be pure\"))",
         ],
     );
+    assert_contains(
+        &sandbox.misbehave("open_in_derive"),
+        &[
+            "the deriver trapped",
+            "the deriver opened a mutation: Err(EntityError::NotPermitted(\"the deriver may not write entities\"))",
+        ],
+    );
 }
 
 #[test]
@@ -321,7 +328,7 @@ fn a_plugin_importing_the_filesystem_is_refused_at_load() {
 
 #[test]
 fn fuel_metering_reports_what_a_run_consumed_and_stops_at_its_limit() {
-    let engine = automation_harness::engine(automation_harness::EngineOptions {
+    let engine = automation_harness::wasm::engine(automation_harness::EngineOptions {
         fuel: true,
         ..Default::default()
     })

@@ -97,6 +97,40 @@ pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, Vec<Problem>> {
     de::parse(config)
 }
 
+/// Reads an optional field that may be absent but not `null`, as JSON
+/// Schema reads `"dedupeKey": {"type": "string"}` outside `required`:
+/// put `#[serde(default, deserialize_with = "plugin_sdk::config::not_null")]`
+/// on an `Option<T>` field. serde alone reads `null` as `None`, so a
+/// config the host's schema check refuses would pass the plugin's own
+/// parse; with it, `null` is a problem at the field's path like any other
+/// value of the wrong type.
+///
+/// ```
+/// use plugin_sdk::config::{self, Problem, Text};
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Deserialize)]
+/// struct Send {
+///     #[serde(default, deserialize_with = "config::not_null")]
+///     key: Option<Text<1, 20>>,
+/// }
+///
+/// assert!(config::parse::<Send>(&json!({})).unwrap().key.is_none());
+/// assert_eq!(&*config::parse::<Send>(&json!({"key": "k"})).unwrap().key.unwrap(), "k");
+/// assert_eq!(
+///     config::parse::<Send>(&json!({"key": null})).err(),
+///     Some(vec![Problem::new("/key", "must be a string, found null")])
+/// );
+/// ```
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// The JSON Pointer of the top-level field `field`.
 pub fn pointer(field: &str) -> String {
     child("", field)

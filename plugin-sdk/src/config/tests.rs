@@ -293,3 +293,34 @@ fn a_read_that_panics_leaves_no_scope_behind() {
     // Outside parse, a text out of bounds is an error again.
     assert!(serde_json::from_value::<Text<1, 3>>(json!("")).is_err());
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Keyed {
+    channel: Text<1, 20>,
+    #[serde(default, deserialize_with = "not_null")]
+    dedupe_key: Option<Text<1, 20>>,
+}
+
+#[test]
+fn not_null_refuses_null_but_not_absence_with_every_other_problem() {
+    let problems = parse::<Keyed>(&json!({"dedupeKey": null, "extra": 1})).unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            Problem::new("/channel", "is required"),
+            Problem::new("/dedupeKey", "must be a string, found null"),
+            Problem::new("/extra", "is not a known field"),
+        ]
+    );
+    assert_eq!(
+        parse::<Keyed>(&json!({"channel": "c", "dedupeKey": ""})).unwrap_err(),
+        [Problem::new("/dedupeKey", "must not be empty")]
+    );
+    let absent = parse::<Keyed>(&json!({"channel": "c"})).unwrap();
+    assert_eq!((&*absent.channel, absent.dedupe_key), ("c", None));
+    let given = parse::<Keyed>(&json!({"channel": "c", "dedupeKey": "k"})).unwrap();
+    assert_eq!(given.dedupe_key.as_deref(), Some("k"));
+    // Without it, serde reads null as absent.
+    assert!(parse::<Send>(&json!({"channel": "c", "subject": "s", "dedupeKey": null})).is_ok());
+}

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::catalog::{ActionDefinition, EntityKind, TriggerDefinition};
+use crate::catalog::{ActionDefinition, ArtifactType, EntityKind, TriggerDefinition};
 use crate::entity::mutate;
 use crate::host::Host;
 use crate::storage::StorageExt;
@@ -261,8 +261,24 @@ impl Plugin for Probe {
             category: "Test",
             icon: "Box",
             payload_schema: "{}",
-            context_key: None,
+            context_key: Some("id"),
             entity_kind: Some("thing"),
+        });
+        catalog.actions.push(ActionDefinition {
+            id: "report",
+            display_name: "Report",
+            description: "Reports",
+            category: "Test",
+            icon: "Box",
+            config_version: 1,
+            config_schema: "{}",
+            produces: Some("report"),
+        });
+        catalog.artifact_types.push(ArtifactType {
+            id: "report",
+            name: "Report",
+            description: "A report",
+            schema: "{}",
         });
         catalog
     }
@@ -291,11 +307,28 @@ impl Plugin for Probe {
                 if action == "fail" {
                     return Err(ActionError::NotFound("after writing".into()));
                 }
-                Ok(ActionSuccess::default())
+                Ok(with_artifact(config))
             }
-            "drop" => {
-                let _open = host.open("thing", id, &context.mutation_options());
-                Ok(ActionSuccess::default())
+            "report" => Ok(with_artifact(config)),
+            "drop" | "drop_then_fail" | "leave_open_then_fail" => {
+                let open = host
+                    .open("thing", id, &context.mutation_options())
+                    .map_err(|error| ActionError::Internal(error.to_string()))?;
+                host.set_json(&format!("thing/{id}"), config)?;
+                match action {
+                    "drop" => {
+                        drop(open);
+                        Ok(ActionSuccess::default())
+                    }
+                    "drop_then_fail" => {
+                        drop(open);
+                        Err(ActionError::NotFound("after dropping".into()))
+                    }
+                    _ => {
+                        std::mem::forget(open);
+                        Err(ActionError::NotFound("with a mutation open".into()))
+                    }
+                }
             }
             "other_run" => {
                 let options = MutationOptions {
@@ -312,11 +345,28 @@ impl Plugin for Probe {
 
     fn derive(&self, change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
         let next = change.next.clone().unwrap_or_default();
+        if change.id.starts_with("keyless") {
+            return Ok(vec![TriggerEvent {
+                trigger_id: "written".into(),
+                payload: next,
+                context_key: None,
+            }]);
+        }
         match next["id"].as_str() {
             Some("qualified") => Ok(vec![TriggerEvent::new("probe.written", next, "q")]),
             Some("broken") => Err("cannot read it".into()),
             _ => Ok(vec![TriggerEvent::new("written", next, change.id.clone())]),
         }
+    }
+}
+
+/// The success of a Probe action: with an artifact when the config asks
+/// for one.
+fn with_artifact(config: &Value) -> ActionSuccess {
+    if config["artifact"] == true {
+        ActionSuccess::new("a", json!({"made": true}))
+    } else {
+        ActionSuccess::default()
     }
 }
 
@@ -399,4 +449,128 @@ fn jobs_default_to_none() {
             "Unknown job: tick; this plugin has no jobs".into()
         ))
     );
+}
+
+#[test]
+fn a_scan_whose_cursor_sorts_before_the_prefix_starts_at_the_prefix() {
+    let host = host();
+    for key in ["a/1", "a/2", "b/1", "b/2", "b/3", "c/1"] {
+        host.put_raw(key, key.as_bytes());
+    }
+    let keys = |page: Page| -> Vec<String> { page.entries.into_iter().map(|(k, _)| k).collect() };
+    // As the host's backends (backend/memory.rs, backend/sqlite.rs): the
+    // scan starts at max(prefix, just past the cursor).
+    for cursor in ["a/1", "a", "", "0"] {
+        assert_eq!(
+            keys(host.scan("b/", 10, Some(cursor)).unwrap()),
+            ["b/1", "b/2", "b/3"],
+            "cursor {cursor:?}"
+        );
+    }
+    let page = host.scan("b/", 2, Some("a/2")).unwrap();
+    assert_eq!(page.next_cursor.as_deref(), Some("b/2"));
+    assert_eq!(keys(page), ["b/1", "b/2"]);
+    // A cursor inside the prefix is excluded, one past it ends the scan.
+    assert_eq!(
+        keys(host.scan("b/", 10, Some("b/1")).unwrap()),
+        ["b/2", "b/3"]
+    );
+    assert_eq!(
+        keys(host.scan("b/", 10, Some("b/~")).unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        keys(host.scan("b/", 10, Some("c")).unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_failed_run_is_the_plugins_failure_whatever_it_did_with_its_mutations() {
+    // The host returns the plugin's `Err` before it checks for a mutation
+    // dropped or left open (run/pipeline.rs), and rolls the run back.
+    let host = TestHost::for_plugin(&Probe);
+    host.run(&Probe, "write", json!({"n": 1}));
+    let before = host.snapshot();
+    let context = RunContext::new("r");
+    for (action, expected) in [
+        ("drop_then_fail", "after dropping"),
+        ("leave_open_then_fail", "with a mutation open"),
+    ] {
+        let run = host
+            .try_run(&Probe, action, &json!({"id": "u"}), &context)
+            .unwrap_or_else(|error| panic!("{action}: the host failed the run: {error}"));
+        assert_eq!(
+            run.result,
+            Err(ActionError::NotFound(expected.into())),
+            "{action}"
+        );
+        assert!(run.changes.is_empty() && run.events.is_empty(), "{action}");
+        assert_eq!(run.log_messages(), [action]);
+        assert_eq!(host.snapshot(), before, "{action}");
+        assert_eq!(host.protocol_violations(), Vec::<String>::new(), "{action}");
+        // Nothing is left open.
+        host.open("thing", "v", &options())
+            .unwrap()
+            .abandon()
+            .unwrap();
+    }
+    // The same drop in a run that succeeds is the host's failure.
+    let error = host
+        .try_run(&Probe, "drop", &json!({"id": "u"}), &context)
+        .unwrap_err();
+    assert!(error.contains("dropped while open"), "{error}");
+    assert_eq!(host.snapshot(), before);
+}
+
+#[test]
+fn an_artifact_is_returned_exactly_when_the_action_declares_one() {
+    let host = TestHost::for_plugin(&Probe);
+    let context = RunContext::new("r");
+    let before = host.snapshot();
+    let error = host
+        .try_run(&Probe, "write", &json!({"artifact": true}), &context)
+        .unwrap_err();
+    assert_eq!(
+        error,
+        "action write returned an artifact but declares no artifact type"
+    );
+    assert_eq!(host.snapshot(), before, "the run is rolled back");
+    assert!(host.changes().is_empty());
+    let error = host
+        .try_run(&Probe, "report", &json!({}), &context)
+        .unwrap_err();
+    assert_eq!(
+        error,
+        "action report returned no artifact but declares report"
+    );
+    let run = host.run(&Probe, "report", json!({"artifact": true}));
+    assert_eq!(
+        run.result,
+        Ok(ActionSuccess::new("a", json!({"made": true})))
+    );
+    assert!(host.run(&Probe, "write", json!({})).result.is_ok());
+}
+
+#[test]
+fn events_without_a_context_key_get_the_field_their_trigger_names() {
+    let host = TestHost::for_plugin(&Probe);
+    // Probe's deriver gives no context key for an entity `keyless*`.
+    let run = host.run(&Probe, "write", json!({"id": "keyless-1"}));
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(run.events[0].context_key.as_deref(), Some("keyless-1"));
+    assert_eq!(
+        host.derive(&Probe).unwrap()[0].context_key.as_deref(),
+        Some("keyless-1")
+    );
+    // A field that is not a string gives no key, as on the host.
+    let change = RecordedChange {
+        next: Some(json!({"id": 7})),
+        ..host.changes()[0].clone()
+    };
+    let events = host.derive_change(&Probe, &change).unwrap();
+    assert_eq!(events[0].context_key, None);
+    // A key the deriver gives is kept.
+    let run = host.run(&Probe, "write", json!({"id": "k2"}));
+    assert_eq!(run.events[0].context_key.as_deref(), Some("k2"));
 }

@@ -1,7 +1,7 @@
 //! The two actions: `send` and `mark_sent`.
 
 use plugin_sdk::config::{self, Text};
-use plugin_sdk::entity::{mutate, mutate_with};
+use plugin_sdk::entity::mutate;
 use plugin_sdk::host::Host;
 use plugin_sdk::prelude::*;
 use serde::Deserialize;
@@ -33,7 +33,9 @@ pub struct SendConfig {
     /// Its text, empty when absent.
     #[serde(default)]
     pub body: Text<0, MAX_BODY_CHARS>,
-    /// At most one notification is queued per dedupe key.
+    /// At most one notification is queued per dedupe key. Absent means
+    /// none; `null` is refused, as the schema refuses it.
+    #[serde(default, deserialize_with = "config::not_null")]
     pub dedupe_key: Option<Text<1, MAX_DEDUPE_KEY_CHARS>>,
 }
 
@@ -59,8 +61,18 @@ pub fn run_action<H: Host>(
     }
 }
 
-fn success(notification: &Notification) -> ActionSuccess {
+/// `send`'s success: the notification's id and its `message` artifact.
+fn sent_message(notification: &Notification) -> ActionSuccess {
     ActionSuccess::new(notification.id.clone(), notification.message())
+}
+
+/// `mark_sent`'s success: the notification's id, and no artifact, since
+/// the action declares no artifact type.
+fn marked(id: String) -> ActionSuccess {
+    ActionSuccess {
+        external_id: Some(id),
+        artifact: None,
+    }
 }
 
 fn not_found(id: &str) -> ActionError {
@@ -82,7 +94,7 @@ pub fn send<H: Host>(
             "Notification {} already exists for dedupe key {key}",
             existing.id
         ));
-        return Ok(success(&existing));
+        return Ok(sent_message(&existing));
     }
     // The id is drawn before the mutation opens, so `prev` reads the
     // notification as absent.
@@ -124,7 +136,7 @@ pub fn send<H: Host>(
         "Queued notification {id} to {}",
         notification.channel
     ));
-    Ok(success(&notification))
+    Ok(sent_message(&notification))
 }
 
 /// Records that a notification was delivered.
@@ -139,10 +151,10 @@ pub fn mark_sent<H: Host>(
     let existing = notification::load(host, &id)?.ok_or_else(|| not_found(&id))?;
     if existing.status == Status::Sent {
         host.info(&format!("Notification {id} was already sent"));
-        return Ok(success(&existing));
+        return Ok(marked(id));
     }
     let key = notification_key(&id).ok_or_else(|| not_found(&id))?;
-    let sent = mutate_with(
+    mutate(
         host,
         ENTITY_KIND,
         &id,
@@ -154,12 +166,11 @@ pub fn mark_sent<H: Host>(
                 ..existing
             };
             host.set_json(&key, &sent)?;
-            let state = sent.state();
-            Ok::<_, ActionError>((sent, Some(state)))
+            Ok::<_, ActionError>(Some(sent.state()))
         },
     )?;
     host.info(&format!("Marked notification {id} as sent"));
-    Ok(success(&sent))
+    Ok(marked(id))
 }
 
 #[cfg(test)]

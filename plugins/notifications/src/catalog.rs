@@ -1,6 +1,7 @@
-//! What the plugin publishes: two triggers, two actions, the `message`
-//! artifact type and the `notification` entity kind, with their JSON
-//! Schemas (kept as files in `schemas/`).
+//! What the plugin publishes: two triggers, two actions (`send`, which
+//! produces the `message` artifact, and `mark_sent`, which produces
+//! none), the `message` artifact type and the `notification` entity kind,
+//! with their JSON Schemas (kept as files in `schemas/`).
 
 use plugin_sdk::catalog::{
     ActionDefinition, ArtifactType, EntityKind, PluginDefinition, TriggerDefinition,
@@ -23,7 +24,8 @@ pub const ACTION_SEND: &str = "send";
 /// Records a notification's delivery.
 pub const ACTION_MARK_SENT: &str = "mark_sent";
 
-/// The artifact both actions produce: the notification, as a message.
+/// The artifact `send` produces: the notification, as a message.
+/// (`mark_sent` produces none: its external id names the notification.)
 pub const ARTIFACT_MESSAGE: &str = "message";
 
 const CATEGORY: &str = "Notifications";
@@ -31,7 +33,8 @@ const CONTEXT_KEY: &str = "notificationId";
 
 const SEND_CONFIG_SCHEMA: &str = include_str!("../schemas/send-config.json");
 const MARK_SENT_CONFIG_SCHEMA: &str = include_str!("../schemas/mark-sent-config.json");
-/// The `message` artifact and both triggers' payload share this shape.
+/// `send`'s `message` artifact and both triggers' payload share this
+/// shape.
 const MESSAGE_SCHEMA: &str = include_str!("../schemas/message.json");
 const NOTIFICATION_STATE_SCHEMA: &str = include_str!("../schemas/notification-state.json");
 
@@ -91,7 +94,7 @@ pub fn definitions() -> PluginDefinition {
                 icon: "MailCheck",
                 config_version: 1,
                 config_schema: MARK_SENT_CONFIG_SCHEMA,
-                produces: Some(ARTIFACT_MESSAGE),
+                produces: None,
             },
         ],
         artifact_types: vec![ArtifactType {
@@ -161,6 +164,14 @@ mod tests {
             assert_eq!(properties[field]["minLength"].as_u64(), min, "{field}");
         }
         assert_eq!(send["required"], serde_json::json!(["channel", "subject"]));
+    }
+
+    #[test]
+    fn only_send_produces_an_artifact() {
+        let catalog = definitions();
+        let produces = |id| catalog.action(id).map(|action| action.produces);
+        assert_eq!(produces(ACTION_SEND), Some(Some(ARTIFACT_MESSAGE)));
+        assert_eq!(produces(ACTION_MARK_SENT), Some(None));
     }
 
     #[test]

@@ -17,10 +17,11 @@
 //! **Decisions.** A `send` whose dedupe key is taken returns the
 //! notification queued under it (its artifact as it is now, `sent` once
 //! delivered, and its id as the external id) and writes and fires nothing.
-//! `mark_sent` produces the `message` artifact too: the notification as
-//! delivered, so the next step of an automation can read the same shape
-//! from either action. Marking a notification that is already sent
-//! succeeds and changes nothing.
+//! `mark_sent` declares no artifact type and returns no artifact, only the
+//! notification's id as the external id; the `notifications.sent` event
+//! carries the notification as delivered. Marking a notification that is
+//! already sent succeeds and changes nothing. A `dedupeKey` of `null` is
+//! refused, as the schema refuses it: leave the field out for none.
 
 pub mod actions;
 pub mod catalog;

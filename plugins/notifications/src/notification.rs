@@ -66,7 +66,7 @@ impl Notification {
         }
     }
 
-    /// The `message` artifact.
+    /// The `message` artifact `send` returns.
     pub fn message(&self) -> Value {
         message(&self.id, &self.state())
     }
@@ -85,8 +85,8 @@ pub struct NotificationState {
     pub status: Status,
 }
 
-/// The `message` view of a notification: the artifact of both actions and
-/// the payload of both triggers.
+/// The `message` view of a notification: `send`'s artifact and the
+/// payload of both triggers.
 pub fn message(id: &str, state: &NotificationState) -> Value {
     json!({
         "notificationId": id,

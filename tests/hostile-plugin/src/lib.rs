@@ -33,6 +33,7 @@ const ACTIONS: &[&str] = &[
     // not touch storage (`not-permitted`, not `unavailable`).
     "fire_qualified_trigger",
     "read_in_derive",
+    "open_in_derive",
     "well_behaved",
     "count_runs",
     // Waiting, or trying to, inside a host call, where epoch interruption
@@ -265,6 +266,7 @@ impl Guest for Hostile {
             "fire_undeclared_trigger"
             | "fire_qualified_trigger"
             | "read_in_derive"
+            | "open_in_derive"
             | "sleep_in_derive"
             | "huge_payload"
             | "bad_payload"
@@ -447,6 +449,14 @@ impl Guest for Hostile {
             Some("fire_qualified_trigger") => trigger_id = "hostile.changed",
             // The deriver cannot return an error: a trap carries it out.
             Some("read_in_derive") => panic!("the deriver read storage: {:?}", storage::get("k")),
+            Some("open_in_derive") => {
+                let options = MutationOptions {
+                    run_id: None,
+                    actor: None,
+                };
+                let opened = Mutation::open("thing", "t2", &options).map(|_| ());
+                panic!("the deriver opened a mutation: {opened:?}")
+            }
             Some("sleep_in_derive") => sleep_forever(),
             Some("huge_payload") => {
                 let padding = "x".repeat(2 << 20);

@@ -42,6 +42,14 @@ fn paths(host: &TestHost, action: &str, config: Value) -> Vec<String> {
 
 const FIRST_ID: &str = "00000000-0000-4000-8000-000000000001";
 
+/// What `mark_sent` returns: the notification's id, no artifact.
+fn marked(id: &str) -> ActionSuccess {
+    ActionSuccess {
+        external_id: Some(id.to_owned()),
+        artifact: None,
+    }
+}
+
 fn stored(host: &TestHost, id: &str) -> Notification {
     host.get_json(&format!("notification/{id}"))
         .unwrap()
@@ -161,7 +169,8 @@ fn mark_sent_fires_sent_and_records_when() {
         "subject": "Disk full",
         "status": "sent",
     });
-    assert_eq!(ok(&run), &ActionSuccess::new(FIRST_ID, message.clone()));
+    // The notification's id, and no artifact: `mark_sent` declares none.
+    assert_eq!(ok(&run), &marked(FIRST_ID));
     assert_eq!(run.changes.len(), 1);
     assert_eq!(run.changes[0].changed_fields, ["status"]);
     assert_eq!(run.events, [TriggerEvent::new("sent", message, FIRST_ID)]);
@@ -186,6 +195,7 @@ fn marking_a_sent_notification_again_changes_and_fires_nothing() {
     host.advance_minutes(1);
     let again = run(&host, "mark_sent", json!({"notificationId": FIRST_ID}));
     assert_eq!(ok(&again), ok(&first));
+    assert_eq!(ok(&again), &marked(FIRST_ID));
     assert!(again.changes.is_empty() && again.events.is_empty());
     assert_eq!(host.snapshot(), before);
     assert_eq!(
@@ -262,6 +272,17 @@ fn send_configs_are_checked_field_by_field() {
             "must be at most 200 characters, found 201",
         ),
         (
+            with("dedupeKey", json!("é".repeat(201))),
+            "/dedupeKey",
+            "must be at most 200 characters, found 201",
+        ),
+        // The schema refuses null (`"type": "string"`), so the plugin does.
+        (
+            with("dedupeKey", Value::Null),
+            "/dedupeKey",
+            "must be a string, found null",
+        ),
+        (
             with("priority", json!("high")),
             "/priority",
             "is not a known field",
@@ -275,13 +296,45 @@ fn send_configs_are_checked_field_by_field() {
             "{config}"
         );
     }
-    // Characters, not bytes: 200 four-byte characters are a valid channel.
-    let wide = run(
-        &host,
-        "send",
-        with("channel", json!("\u{1F600}".repeat(200))),
-    );
-    assert!(wide.result.is_ok());
+    // Exactly at each maximum is valid, in characters, not bytes: 'é' is
+    // two bytes, the emoji four.
+    let at_most = [
+        with("channel", json!("c".repeat(MAX_CHANNEL_CHARS))),
+        with("channel", json!("\u{1F600}".repeat(MAX_CHANNEL_CHARS))),
+        with("subject", json!("é".repeat(MAX_SUBJECT_CHARS))),
+        with("body", json!("é".repeat(MAX_BODY_CHARS))),
+        with("dedupeKey", json!("é".repeat(MAX_DEDUPE_KEY_CHARS))),
+        json!({
+            "channel": "é".repeat(MAX_CHANNEL_CHARS),
+            "subject": "s".repeat(MAX_SUBJECT_CHARS),
+            "body": "b".repeat(MAX_BODY_CHARS),
+            "dedupeKey": "k".repeat(MAX_DEDUPE_KEY_CHARS),
+        }),
+        with("body", json!("")),
+    ];
+    for config in at_most {
+        let run = run(&host, "send", config.clone());
+        let success = ok(&run);
+        assert_eq!(run.events.len(), 1, "{config}");
+        let id = success.external_id.as_deref().expect("an id");
+        let notification = stored(&host, id);
+        assert_eq!(notification.channel, config["channel"], "{config}");
+        assert_eq!(notification.subject, config["subject"], "{config}");
+        assert_eq!(
+            notification.body,
+            config["body"].as_str().unwrap_or_default(),
+            "{config}"
+        );
+        assert_eq!(
+            notification.dedupe_key.as_deref(),
+            config["dedupeKey"].as_str(),
+            "{config}"
+        );
+    }
+    assert_eq!(MAX_CHANNEL_CHARS, 200);
+    assert_eq!(MAX_SUBJECT_CHARS, 500);
+    assert_eq!(MAX_BODY_CHARS, 10_000);
+    assert_eq!(MAX_DEDUPE_KEY_CHARS, 200);
 }
 
 #[test]
