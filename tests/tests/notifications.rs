@@ -3,11 +3,10 @@
 //! dedupe and repeated delivery writing nothing, and the plugin side by
 //! side with the maintenance plugin on one store.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use automation_harness::scenario::{Scenario, run_scenario};
-use automation_harness::{Harness, RunOutcome, RunRequest, StoreSnapshot};
+use automation_harness::{Catalog, Harness, RunOutcome, RunRequest, StoreSnapshot};
 use integration_tests::*;
 use serde_json::{Value, json};
 
@@ -27,6 +26,16 @@ fn refused(harness: &Harness, action: &str, config: Value) -> RunOutcome {
         .unwrap_or_else(|error| panic!("{action} errored: {error:#}"));
     assert!(outcome.result.is_err(), "{action} {config} succeeded");
     outcome
+}
+
+/// The artifact of a successful outcome, if it returned one.
+fn returned_artifact(outcome: &RunOutcome) -> Option<Value> {
+    outcome
+        .result
+        .as_ref()
+        .unwrap_or_else(|failure| panic!("the run failed: {}", failure.message()))
+        .artifact
+        .clone()
 }
 
 fn error_json(outcome: &RunOutcome) -> Value {
@@ -58,65 +67,123 @@ fn stored(snapshot: &StoreSnapshot, space: &str, key: &str) -> Value {
     serde_json::from_slice(bytes).expect("stored as JSON")
 }
 
-/// The catalog as `describe --json` shows it, each schema reduced to what
-/// the spec fixes: its required fields, its properties' types and bounds,
-/// and whether it is closed.
-fn describe(harness: &Harness) -> Value {
-    fn schema(schema: &Value) -> Value {
-        let properties: BTreeMap<&String, Value> = schema["properties"]
-            .as_object()
-            .expect("properties")
-            .iter()
-            .map(|(name, property)| {
-                let mut kept = serde_json::Map::new();
-                for keyword in ["type", "enum", "minLength", "maxLength", "default"] {
-                    if let Some(value) = property.get(keyword) {
-                        kept.insert(keyword.to_owned(), value.clone());
-                    }
+/// JSON Schema's annotation keywords: they describe a schema, they do not
+/// constrain what it accepts. Everything else is compared exactly.
+const ANNOTATIONS: [&str; 4] = ["description", "title", "$schema", "examples"];
+
+/// `schema` without its annotations, at any depth. Only keyword positions
+/// are stripped: a property *named* `description` is kept, its schema
+/// stripped like any other.
+fn without_annotations(schema: &Value) -> Value {
+    /// Keywords whose value is a schema.
+    const SCHEMA: &[&str] = &[
+        "additionalProperties",
+        "contains",
+        "contentSchema",
+        "else",
+        "if",
+        "items",
+        "not",
+        "propertyNames",
+        "then",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+    ];
+    /// Keywords whose value is a map of schemas.
+    const SCHEMA_MAP: &[&str] = &[
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "patternProperties",
+        "properties",
+    ];
+    /// Keywords whose value is a list of schemas.
+    const SCHEMA_LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+    let Value::Object(keywords) = schema else {
+        return schema.clone();
+    };
+    keywords
+        .iter()
+        .filter(|(keyword, _)| !ANNOTATIONS.contains(&keyword.as_str()))
+        .map(|(keyword, value)| {
+            let value = match value {
+                _ if SCHEMA.contains(&keyword.as_str()) => without_annotations(value),
+                Value::Object(map) if SCHEMA_MAP.contains(&keyword.as_str()) => Value::Object(
+                    map.iter()
+                        .map(|(name, schema)| (name.clone(), without_annotations(schema)))
+                        .collect(),
+                ),
+                Value::Array(list) if SCHEMA_LIST.contains(&keyword.as_str()) => {
+                    list.iter().map(without_annotations).collect()
                 }
-                (name, Value::Object(kept))
-            })
-            .collect();
-        json!({
-            "type": schema["type"],
-            "required": schema["required"],
-            "additionalProperties": schema["additionalProperties"],
-            "properties": properties,
+                other => other.clone(),
+            };
+            (keyword.clone(), value)
         })
-    }
-    let catalog = harness.catalog();
-    json!({
-        "id": catalog.id,
-        "version": catalog.version,
-        "triggers": catalog.trigger_infos().map(|t| json!({
-            "id": t.id,
-            "localId": t.local_id,
-            "contextKey": t.context_key,
-            "entityKind": t.entity_kind,
-            "payloadSchema": schema(&t.payload_schema),
-        })).collect::<Vec<_>>(),
-        "actions": catalog.action_infos().map(|a| json!({
-            "id": a.id,
-            "configVersion": a.config_version,
-            "produces": a.produces,
-            "configSchema": schema(&a.config_schema),
-        })).collect::<Vec<_>>(),
-        "artifactTypes": catalog.artifact_type_infos().map(|t| json!({
-            "id": t.id,
-            "schema": schema(&t.schema),
-        })).collect::<Vec<_>>(),
-        "entityKinds": catalog.entity_kind_infos.iter().map(|k| json!({
-            "kind": k.kind,
-            "stateSchema": schema(&k.state_schema),
-        })).collect::<Vec<_>>(),
-        "jobs": catalog.jobs.keys().collect::<Vec<_>>(),
-    })
+        .collect()
 }
 
 #[test]
-fn the_catalog_is_the_one_specified() {
-    let harness = TestStore::memory().notifications_harness();
+fn stripping_annotations_keeps_every_constraint_and_property_names() {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "T",
+        "type": "object",
+        "properties": {
+            "description": {"type": "string", "description": "a field named description", "maxLength": 3},
+            "list": {"type": "array", "items": {"title": "item", "enum": [1]}, "examples": [[1]]},
+        },
+        "anyOf": [{"required": ["description"], "description": "d"}],
+        "additionalProperties": {"const": {"description": "data, not an annotation"}},
+    });
+    assert_eq!(
+        without_annotations(&schema),
+        json!({
+            "type": "object",
+            "properties": {
+                "description": {"type": "string", "maxLength": 3},
+                "list": {"type": "array", "items": {"enum": [1]}},
+            },
+            "anyOf": [{"required": ["description"]}],
+            "additionalProperties": {"const": {"description": "data, not an annotation"}},
+        })
+    );
+}
+
+/// The catalog exactly as `automation-harness describe --json` prints it
+/// (`host-harness/src/bin/automation-harness/print.rs`, `describe_json`:
+/// the host's published infos, serialized), built from the loaded
+/// component's catalog, with the schemas' annotations stripped. The
+/// component's imports are left out: the toolchain decides the WASI ones
+/// (see the test below for what they may be).
+fn describe_json(catalog: &Catalog, contract: &str) -> Value {
+    let mut described = json!({
+        "plugin": { "id": catalog.id, "version": catalog.version },
+        "contract": contract,
+        "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
+        "actions": catalog.action_infos().collect::<Vec<_>>(),
+        "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
+        "entityKinds": catalog.entity_kind_infos,
+        "jobs": catalog.jobs.values().collect::<Vec<_>>(),
+    });
+    for (list, schema) in [
+        ("triggers", "payloadSchema"),
+        ("actions", "configSchema"),
+        ("artifactTypes", "schema"),
+        ("entityKinds", "stateSchema"),
+    ] {
+        for entry in described[list].as_array_mut().expect("a list") {
+            let stripped = without_annotations(&entry[schema]);
+            entry[schema] = stripped;
+        }
+    }
+    described
+}
+
+/// Issue 12's catalog, every schema keyword but annotations written out.
+fn specified_catalog() -> Value {
     let string = json!({"type": "string"});
+    let status = json!({"type": "string", "enum": ["queued", "sent"]});
     let message = json!({
         "type": "object",
         "required": ["notificationId", "channel", "subject", "status"],
@@ -125,27 +192,50 @@ fn the_catalog_is_the_one_specified() {
             "notificationId": string,
             "channel": string,
             "subject": string,
-            "status": {"type": "string", "enum": ["queued", "sent"]},
+            "status": status,
         },
     });
-    let trigger = |local: &str| {
+    let trigger = |local: &str, display_name: &str, description: &str, icon: &str| {
         json!({
             "id": format!("notifications.{local}"),
             "localId": local,
+            "displayName": display_name,
+            "description": description,
+            "category": "Notifications",
+            "icon": icon,
+            "payloadSchema": message,
             "contextKey": "notificationId",
             "entityKind": "notification",
-            "payloadSchema": message,
         })
     };
-    let expected = json!({
-        "id": "notifications",
-        "version": "0.1.0",
-        "triggers": [trigger("queued"), trigger("sent")],
+    json!({
+        "plugin": {"id": "notifications", "version": "0.1.0"},
+        "contract": format!("checkstack:automation@{}", plugin_sdk::CONTRACT_VERSION),
+        "triggers": [
+            trigger(
+                "queued",
+                "Notification Queued",
+                "Fires when an automation queues a new notification",
+                "BellPlus",
+            ),
+            trigger(
+                "sent",
+                "Notification Sent",
+                "Fires when a queued notification is marked as sent",
+                "BellRing",
+            ),
+        ],
         "actions": [
             {
                 "id": "notifications.mark_sent",
+                "localId": "mark_sent",
+                "displayName": "Mark Notification Sent",
+                "description": "Records that a queued notification was delivered",
+                "category": "Notifications",
+                "icon": "MailCheck",
                 "configVersion": 1,
-                "produces": "notifications.message",
+                // No artifact: only the notification's id, as external id.
+                "produces": null,
                 "configSchema": {
                     "type": "object",
                     "required": ["notificationId"],
@@ -155,6 +245,11 @@ fn the_catalog_is_the_one_specified() {
             },
             {
                 "id": "notifications.send",
+                "localId": "send",
+                "displayName": "Send Notification",
+                "description": "Queues a notification to a channel; with a dedupe key, at most one per key",
+                "category": "Notifications",
+                "icon": "Send",
                 "configVersion": 1,
                 "produces": "notifications.message",
                 "configSchema": {
@@ -170,34 +265,58 @@ fn the_catalog_is_the_one_specified() {
                 },
             },
         ],
-        "artifactTypes": [{"id": "notifications.message", "schema": message}],
+        "artifactTypes": [{
+            "id": "notifications.message",
+            "localId": "message",
+            "name": "Notification Message",
+            "description": "A notification an automation queued",
+            "schema": message,
+        }],
         "entityKinds": [{
             "kind": "notification",
             "stateSchema": {
                 "type": "object",
                 "required": ["channel", "subject", "status"],
                 "additionalProperties": false,
-                "properties": {
-                    "channel": string,
-                    "subject": string,
-                    "status": {"type": "string", "enum": ["queued", "sent"]},
-                },
+                "properties": {"channel": string, "subject": string, "status": status},
             },
         }],
         "jobs": [],
-    });
-    assert_eq!(describe(&harness), expected);
-    // Every trigger and action is presented to a person.
-    let catalog = harness.catalog();
-    for trigger in catalog.trigger_infos() {
-        assert_eq!(trigger.category, "Notifications");
-        assert!(!trigger.display_name.is_empty() && !trigger.description.is_empty());
-        assert!(!trigger.icon.is_empty());
-    }
-    for action in catalog.action_infos() {
-        assert_eq!(action.category, "Notifications");
-        assert!(!action.display_name.is_empty() && !action.description.is_empty());
-        assert!(!action.icon.is_empty());
+    })
+}
+
+#[test]
+fn the_catalog_is_the_one_specified() {
+    let harness = TestStore::memory().notifications_harness();
+    let plugin = notifications_plugin();
+    assert_eq!(
+        describe_json(harness.catalog(), &plugin.contract()),
+        specified_catalog()
+    );
+}
+
+/// `describe --json --plugin notifications`, as the CLI builds it from the
+/// loaded component. (The CLI binary itself is not reachable from this
+/// crate: `CARGO_BIN_EXE_*` names only a package's own binaries.)
+#[test]
+fn describe_json_of_the_component_is_the_one_specified() {
+    let plugin = notifications_plugin();
+    let described = describe_json(plugin.catalog(), &plugin.contract());
+    assert_eq!(described, specified_catalog());
+    // Every schema the component declares is a 2020-12 schema: the one
+    // annotation the comparison leaves out but the spec relies on.
+    let catalog = plugin.catalog();
+    let schemas = catalog
+        .trigger_infos()
+        .map(|t| &t.payload_schema)
+        .chain(catalog.action_infos().map(|a| &a.config_schema))
+        .chain(catalog.artifact_type_infos().map(|t| &t.schema))
+        .chain(catalog.entity_kind_infos.iter().map(|k| &k.state_schema));
+    for schema in schemas {
+        assert_eq!(
+            schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{schema}"
+        );
     }
 }
 
@@ -316,7 +435,9 @@ fn mark_sent_fires_sent(store: TestStore) {
         "status": "sent",
     });
     assert_eq!(external_id(&outcome), id);
-    assert_eq!(artifact(&outcome), message);
+    // `mark_sent` declares no artifact type, so it returns no artifact.
+    assert_eq!(returned_artifact(&outcome), None);
+    assert_eq!(outcome.to_json()["artifact"], Value::Null);
     assert_eq!(outcome.changes.len(), 1);
     assert_eq!(outcome.changes[0].changed_fields, ["status"]);
     assert_eq!(
@@ -348,7 +469,9 @@ fn marking_a_sent_notification_again_changes_and_fires_nothing(store: TestStore)
     let before = snapshot(&harness);
     let again = run_ok(&harness, "mark_sent", json!({"notificationId": id}));
     assert_eq!(external_id(&again), id);
-    assert_eq!(artifact(&again), artifact(&first));
+    assert_eq!(external_id(&first), id);
+    assert_eq!(returned_artifact(&again), None);
+    assert_eq!(returned_artifact(&first), None);
     assert!(again.changes.is_empty());
     assert!(again.events.is_empty());
     assert_eq!(snapshot(&harness), before);
@@ -400,6 +523,21 @@ fn invalid_configs_are_refused_at_their_json_pointer(store: TestStore) {
         ),
         (
             "send",
+            json!({"channel": "c", "subject": "s", "dedupeKey": "é".repeat(201)}),
+            vec!["/dedupeKey"],
+        ),
+        (
+            "send",
+            json!({"channel": "c", "subject": "s", "dedupeKey": null}),
+            vec!["/dedupeKey"],
+        ),
+        (
+            "send",
+            json!({"channel": "é".repeat(201), "subject": "é".repeat(501), "body": "é".repeat(10_001)}),
+            vec!["/body", "/channel", "/subject"],
+        ),
+        (
+            "send",
             json!({"channel": "c", "subject": "s", "priority": "high"}),
             vec!["/priority"],
         ),
@@ -428,11 +566,34 @@ fn invalid_configs_are_refused_at_their_json_pointer(store: TestStore) {
     let snapshot = snapshot(&harness);
     assert!(snapshot.changes.is_empty() && snapshot.events.is_empty());
     assert!(keys(&snapshot, NOTIFICATIONS_SPACE).is_empty());
-    // Characters, not bytes: 200 four-byte characters are a valid channel.
-    send(
-        &harness,
+    // Exactly at each maximum is valid, counted in characters, not bytes:
+    // 'é' is two bytes, the emoji four.
+    for config in [
         json!({"channel": "\u{1F600}".repeat(200), "subject": "s"}),
-    );
+        json!({"channel": "é".repeat(200), "subject": "s"}),
+        json!({"channel": "c", "subject": "é".repeat(500)}),
+        json!({"channel": "c", "subject": "s", "body": "é".repeat(10_000)}),
+        json!({"channel": "c", "subject": "s", "dedupeKey": "é".repeat(200)}),
+        json!({
+            "channel": "c".repeat(200),
+            "subject": "s".repeat(500),
+            "body": "b".repeat(10_000),
+            "dedupeKey": "k".repeat(200),
+        }),
+    ] {
+        let outcome = send(&harness, config.clone());
+        assert_eq!(outcome.events.len(), 1, "{config}");
+        let record = stored(
+            &integration_tests::snapshot(&harness),
+            NOTIFICATIONS_SPACE,
+            &format!("notification/{}", external_id(&outcome)),
+        );
+        for field in ["channel", "subject", "body", "dedupeKey"] {
+            if let Some(given) = config.get(field) {
+                assert_eq!(&record[field], given, "{field} of {config}");
+            }
+        }
+    }
 }
 
 /// The key spaces of one plugin in a snapshot.
@@ -579,4 +740,205 @@ fn the_scenario_is_the_notifications_plugins_own() {
     let report = run_scenario(&plugin(), &scenario());
     assert!(!report.passed);
     assert!(report.steps[0].error.is_some(), "{:?}", report.steps[0]);
+}
+
+#[test]
+fn the_sdk_copies_the_hosts_limits() {
+    use automation_harness::limits;
+    assert_eq!(plugin_sdk::host::MAX_KEY_BYTES, limits::MAX_KEY_BYTES);
+    assert_eq!(plugin_sdk::host::MAX_VALUE_BYTES, limits::MAX_VALUE_BYTES);
+    assert_eq!(
+        plugin_sdk::host::MAX_ENTITY_ID_BYTES,
+        limits::MAX_ENTITY_ID_BYTES
+    );
+    assert_eq!(plugin_sdk::testing::MAX_SCAN_LIMIT, limits::MAX_SCAN_LIMIT);
+}
+
+/// The names of the dependencies a `Cargo.toml` declares, in any
+/// dependency section (`[dependencies]`, `[dev-dependencies]`,
+/// `[build-dependencies]`, `[target.'...'.dependencies]`, and their
+/// `[dependencies.<name>]` table forms).
+fn declared_dependencies(manifest: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut in_dependencies = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_start_matches('[').trim_end_matches(']').trim();
+            // The last dotted part naming a dependency section, outside
+            // quoted target cfgs.
+            let unquoted: String = header
+                .split('\'')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 0)
+                .map(|(_, part)| part)
+                .collect::<Vec<_>>()
+                .join("");
+            let parts: Vec<&str> = unquoted.split('.').map(str::trim).collect();
+            let section = parts.iter().position(|part| part.ends_with("dependencies"));
+            in_dependencies = false;
+            match section {
+                Some(at) if at + 1 < parts.len() => {
+                    names.insert(parts[at + 1].trim_matches('"').to_owned());
+                }
+                Some(_) => in_dependencies = true,
+                None => {}
+            }
+            continue;
+        }
+        if in_dependencies && let Some((key, _)) = line.split_once('=') {
+            let name = key.split('.').next().unwrap_or_default();
+            names.insert(name.trim().trim_matches('"').to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn the_plugin_is_written_with_the_sdk_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/notifications");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("the manifest");
+    assert_eq!(
+        declared_dependencies(&manifest),
+        ["plugin-sdk", "serde", "serde_json"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        "{manifest}"
+    );
+    // The parser sees every section form.
+    assert_eq!(
+        declared_dependencies(
+            "[package]\nname = \"x\"\n[dependencies]\na = \"1\"\nb.workspace = true\n\
+             [dev-dependencies.c]\nversion = \"1\"\n\
+             [target.'cfg(target_family = \"wasm\")'.dependencies]\nwit-bindgen = \"0.63\"\n\
+             [build-dependencies]\nd = { path = \"d\" }\n[lib]\ncrate-type = [\"cdylib\"]\n"
+        ),
+        ["a", "b", "c", "d", "wit-bindgen"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    );
+
+    let mut pending = vec![root.join("src")];
+    let mut files = 0;
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the source directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for banned in ["wit_bindgen", "bindings::"] {
+                assert!(
+                    !text.contains(banned),
+                    "{} mentions {banned}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files >= 5, "read {files} source files");
+}
+
+/// Two processes' worth of runs at once: each thread opens the same
+/// SQLite file itself and runs its own harness, and both send the same
+/// dedupe key at the same moment. The write lock orders them: exactly one
+/// queues the notification, the other finds it, and both report its id.
+#[test]
+fn concurrent_sends_with_one_dedupe_key_queue_one_notification() {
+    use std::sync::{Arc, Barrier};
+
+    const ROUNDS: usize = 8;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("store.sqlite3");
+    let barrier = Arc::new(Barrier::new(2));
+    let workers: Vec<_> = [11, 12]
+        .into_iter()
+        .map(|seed| {
+            let (path, barrier) = (path.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let backend = automation_harness::SqliteBackend::open(&path).expect("SQLite opens");
+                let harness = Harness::builder()
+                    .backend(Arc::new(backend))
+                    .fixed_clock(now())
+                    // Its own seed: were the two to draw the same ids, a
+                    // second notification would hide behind the first's id.
+                    .seed(seed)
+                    .with_plugin(notifications_plugin());
+                (0..ROUNDS)
+                    .map(|round| {
+                        barrier.wait();
+                        send(
+                            &harness,
+                            json!({
+                                "channel": "#ops",
+                                "subject": format!("Round {round} from {seed}"),
+                                "dedupeKey": format!("round/{round}"),
+                            }),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Vec<RunOutcome>> = workers
+        .into_iter()
+        .map(|worker| worker.join().expect("the worker finishes"))
+        .collect();
+
+    assert!(outcomes.iter().all(|runs| runs.len() == ROUNDS));
+    let mut queued = Vec::new();
+    for (round, (first, second)) in outcomes[0].iter().zip(&outcomes[1]).enumerate() {
+        let id = external_id(first);
+        assert_eq!(external_id(second), id, "round {round}");
+        assert_eq!(artifact(first), artifact(second), "round {round}");
+        let creators: Vec<&RunOutcome> = [first, second]
+            .into_iter()
+            .filter(|outcome| !outcome.changes.is_empty())
+            .collect();
+        assert_eq!(creators.len(), 1, "round {round}: one run queues it");
+        let creator = creators[0];
+        assert_eq!(creator.changes.len(), 1, "round {round}");
+        assert_eq!(creator.changes[0].entity_id, id, "round {round}");
+        let triggers: Vec<&str> = creator.events.iter().map(|e| e.trigger.as_str()).collect();
+        assert_eq!(triggers, ["notifications.queued"], "round {round}");
+        let other = if std::ptr::eq(creator, first) {
+            second
+        } else {
+            first
+        };
+        assert!(other.changes.is_empty() && other.events.is_empty());
+        queued.push(id);
+    }
+
+    let store = automation_harness::SqliteBackend::open(&path).expect("SQLite opens");
+    let snapshot = automation_harness::Backend::snapshot(&store).expect("the store reads");
+    assert_eq!(snapshot.changes.len(), ROUNDS);
+    let ids: Vec<&str> = snapshot
+        .changes
+        .iter()
+        .map(|c| c.entity_id.as_str())
+        .collect();
+    assert_eq!(ids, queued);
+    assert_eq!(snapshot.events.len(), ROUNDS);
+    assert!(
+        snapshot
+            .events
+            .iter()
+            .all(|event| event.trigger == "notifications.queued")
+    );
+    check_logs(&snapshot.changes, &snapshot.events).expect("one event per change, in order");
+    let stored_keys = keys(&snapshot, NOTIFICATIONS_SPACE);
+    let dedupe: Vec<&String> = stored_keys
+        .iter()
+        .filter(|key| key.starts_with("dedupe/"))
+        .collect();
+    let notifications = stored_keys
+        .iter()
+        .filter(|key| key.starts_with("notification/"))
+        .count();
+    assert_eq!((dedupe.len(), notifications), (ROUNDS, ROUNDS));
 }

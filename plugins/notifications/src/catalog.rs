@@ -100,7 +100,7 @@ pub fn definitions() -> PluginDefinition {
         artifact_types: vec![ArtifactType {
             id: ARTIFACT_MESSAGE,
             name: "Notification Message",
-            description: "A notification an automation queued or marked as sent",
+            description: "A notification an automation queued",
             schema: MESSAGE_SCHEMA,
         }],
         entity_kinds: vec![EntityKind {
