@@ -150,7 +150,7 @@
 //!
 //! Build it as a `cdylib` for `wasm32-wasip2`, and the host loads it.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod catalog;
 pub mod config;
