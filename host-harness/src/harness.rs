@@ -35,13 +35,13 @@ pub struct Harness {
 /// Configures a [`Harness`]: by default an in-memory store, the real clock
 /// and randomness from the operating system.
 pub struct HarnessBuilder {
-    backend: Arc<dyn Backend>,
-    clock: Arc<dyn Clock>,
-    fixed_clock: Option<Arc<FixedClock>>,
-    randomness: Randomness,
-    engine: Option<wasmtime::Engine>,
-    limits: Limits,
-    instance_mode: InstanceMode,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) fixed_clock: Option<Arc<FixedClock>>,
+    pub(crate) randomness: Randomness,
+    pub(crate) engine: Option<wasmtime::Engine>,
+    pub(crate) limits: Limits,
+    pub(crate) instance_mode: InstanceMode,
 }
 
 impl Default for HarnessBuilder {
@@ -121,20 +121,41 @@ impl HarnessBuilder {
 
     /// Uses an already loaded plugin.
     pub fn with_plugin(self, plugin: Plugin) -> Harness {
-        Harness {
+        let randomness = Arc::new(self.randomness);
+        Harness::from_parts(
             plugin,
-            backend: self.backend,
-            clock: self.clock,
-            fixed_clock: self.fixed_clock,
-            randomness: Arc::new(self.randomness),
-            limits: self.limits,
-            instance_mode: self.instance_mode,
-            kept_instance: parking_lot::Mutex::new(None),
-        }
+            &self.backend,
+            &self.clock,
+            self.fixed_clock.as_ref(),
+            &randomness,
+            self.limits,
+            self.instance_mode,
+        )
     }
 }
 
 impl Harness {
+    pub(crate) fn from_parts(
+        plugin: Plugin,
+        backend: &Arc<dyn Backend>,
+        clock: &Arc<dyn Clock>,
+        fixed_clock: Option<&Arc<FixedClock>>,
+        randomness: &Arc<Randomness>,
+        limits: Limits,
+        instance_mode: InstanceMode,
+    ) -> Self {
+        Harness {
+            plugin,
+            backend: Arc::clone(backend),
+            clock: Arc::clone(clock),
+            fixed_clock: fixed_clock.cloned(),
+            randomness: Arc::clone(randomness),
+            limits,
+            instance_mode,
+            kept_instance: parking_lot::Mutex::new(None),
+        }
+    }
+
     /// A builder with the defaults: an in-memory store, the real clock,
     /// randomness from the operating system and the default engine.
     pub fn builder() -> HarnessBuilder {

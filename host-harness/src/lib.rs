@@ -43,6 +43,7 @@ pub mod native;
 pub mod wasm;
 
 mod harness;
+mod plugin_host;
 pub mod scenario;
 mod scheduler;
 
@@ -52,6 +53,7 @@ pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use engine::changed_fields;
 pub use harness::{Harness, HarnessBuilder};
 pub use limits::Limits;
+pub use plugin_host::PluginHost;
 pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
 pub use run::{ActionFailure, ActionSuccess, RunOutcome, RunRequest, UnknownAction};
 pub use wasm::{EngineOptions, InstanceMode, Plugin, PluginInstance, cache, default_engine};

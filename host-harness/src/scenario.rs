@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::MemoryBackend;
 use crate::harness::Harness;
+use crate::plugin_host::PluginHost;
 use crate::records::Actor;
 use crate::run::RunRequest;
 use crate::wasm::Plugin;
@@ -190,8 +191,15 @@ pub struct ScenarioReport {
     pub steps: Vec<StepReport>,
 }
 
-/// Runs `scenario` on a fresh in-memory store.
+/// Runs `scenario` against `plugin` on a fresh in-memory store.
 pub fn run_scenario(plugin: &Plugin, scenario: &Scenario) -> ScenarioReport {
+    run_scenario_with(std::slice::from_ref(plugin), scenario)
+}
+
+/// Runs `scenario` on a fresh in-memory store against `plugins` side by
+/// side: a step names an action by qualified id, or by a local id one of
+/// them declares.
+pub fn run_scenario_with(plugins: &[Plugin], scenario: &Scenario) -> ScenarioReport {
     let mut builder = Harness::builder().backend(Arc::new(MemoryBackend::new()));
     // Advancing time needs a clock the harness can move.
     let moves_time = scenario.steps.iter().any(is_advance);
@@ -200,7 +208,24 @@ pub fn run_scenario(plugin: &Plugin, scenario: &Scenario) -> ScenarioReport {
         None if moves_time => builder = builder.fixed_clock(Utc::now()),
         None => {}
     }
-    let harness = builder.with_plugin(plugin.clone());
+    let harness = match builder.with_plugins(plugins.to_vec()) {
+        Ok(host) => host,
+        Err(error) => {
+            return ScenarioReport {
+                name: scenario.name.clone(),
+                passed: false,
+                steps: vec![StepReport {
+                    index: 0,
+                    id: None,
+                    action: "load".into(),
+                    passed: false,
+                    error: Some(format!("{error:#}")),
+                    mismatches: Vec::new(),
+                    outcome: None,
+                }],
+            };
+        }
+    };
     let mut outcomes: BTreeMap<String, Value> = BTreeMap::new();
     let mut steps = Vec::new();
     for (index, raw) in scenario.steps.iter().enumerate() {
@@ -218,7 +243,7 @@ pub fn run_scenario(plugin: &Plugin, scenario: &Scenario) -> ScenarioReport {
 }
 
 fn run_step(
-    harness: &Harness,
+    harness: &PluginHost,
     index: usize,
     raw: &Value,
     outcomes: &BTreeMap<String, Value>,
@@ -274,7 +299,7 @@ fn run_step(
 
 /// Runs what a step does, returning its id and its outcome as JSON.
 fn run_part_of(
-    harness: &Harness,
+    harness: &PluginHost,
     run_part: &Value,
     outcomes: &BTreeMap<String, Value>,
 ) -> anyhow::Result<(Option<String>, Value)> {

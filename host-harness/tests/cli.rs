@@ -33,6 +33,11 @@ fn stdout_json(output: &Output) -> Value {
     })
 }
 
+/// The maintenance component, the first shipped plugin.
+fn default_plugin() -> PathBuf {
+    PathBuf::from(env!("AUTOMATION_HARNESS_DEFAULT_PLUGIN"))
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -250,7 +255,12 @@ fn usage_file_and_plugin_errors_exit_2_with_one_line() {
 fn describe_lists_the_qualified_catalog_and_the_imports() {
     let output = run(&["describe", "--json"], &workspace());
     assert!(output.status.success());
-    let catalog = stdout_json(&output);
+    let described = stdout_json(&output);
+    // Without --plugin, every shipped plugin, side by side.
+    let plugins = described["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), 2);
+    assert_eq!(plugins[1]["plugin"]["id"], "notifications");
+    let catalog = &plugins[0];
     assert_eq!(
         catalog["plugin"],
         json!({"id": "maintenance", "version": "1.3.1"})
@@ -324,13 +334,139 @@ fn every_shipped_scenario_passes() {
 }
 
 #[test]
+fn shipped_plugins_run_side_by_side_on_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    // A local id one plugin declares, and a qualified one of the other.
+    let sent = run(
+        &[
+            "run",
+            "send",
+            "--config",
+            r##"{"channel": "#ops", "subject": "db-1 parked"}"##,
+            "--store",
+            store,
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(stdout_json(&sent)["action"], "notifications.send");
+    let parked = run(
+        &[
+            "run",
+            "maintenance.set_system",
+            "--config",
+            r#"{"systemId": "db-1", "durationMinutes": 30}"#,
+            "--store",
+            store,
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(parked.status.success());
+    let history = stdout_json(&run(&["history", "--store", store, "--json"], dir.path()));
+    let kinds: Vec<&str> = history["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["notification", "maintenance"]);
+    let triggers: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(triggers, ["notifications.queued", "maintenance.created"]);
+
+    // An action no loaded plugin declares names every one it knows.
+    let unknown = run(
+        &["run", "nothing", "--config", "{}", "--store", store],
+        dir.path(),
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("notifications.mark_sent") && stderr.contains("maintenance.create"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plugin_id_loaded_twice_is_refused_naming_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.wasm");
+    std::fs::copy(default_plugin(), &copy).unwrap();
+    let output = run(
+        &[
+            "describe",
+            "--plugin",
+            "maintenance",
+            "--plugin",
+            copy.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "two plugins with the id maintenance: {} and {}",
+            default_plugin().display(),
+            copy.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_folder_of_plugins_loads_every_component_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(default_plugin(), dir.path().join("b-maintenance.wasm")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a component").unwrap();
+    let output = run(
+        &[
+            "describe",
+            "--json",
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--plugin",
+            "notifications",
+        ],
+        dir.path(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ids: Vec<Value> = stdout_json(&output)["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|plugin| plugin["plugin"]["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("notifications"), json!("maintenance")]);
+}
+
+#[test]
 fn a_shipped_plugin_is_loaded_by_name() {
     let output = harness()
         .args(["describe", "--json", "--plugin", "notifications"])
         .output()
         .unwrap();
     assert!(output.status.success());
-    let catalog = stdout_json(&output);
+    let described = stdout_json(&output);
+    assert_eq!(described["plugins"].as_array().unwrap().len(), 1);
+    let catalog = &described["plugins"][0];
     assert_eq!(
         catalog["plugin"],
         json!({"id": "notifications", "version": "0.1.0"})

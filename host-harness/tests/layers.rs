@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("wasm", 5),
     ("native", 5),
     ("harness", 6),
+    ("plugin_host", 6),
     ("scheduler", 6),
     ("scenario", 6),
 ];

@@ -2,7 +2,7 @@
 //! version it was built for, auditing what it imports, linking it against
 //! that version's adapter, and reading and checking its catalog.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -70,6 +70,8 @@ pub struct Plugin {
     version: ContractVersion,
     /// The version as the component names it, such as `0.3.0`.
     named_version: String,
+    /// The file the component was read from, when it was.
+    source: Option<PathBuf>,
 }
 
 impl Plugin {
@@ -81,6 +83,7 @@ impl Plugin {
             .map_err(|error| anyhow!("{error:#}"))
             .with_context(|| format!("{} is not a valid component", path.display()))?;
         Self::from_component(engine, &component)
+            .map(|plugin| plugin.from_file(path))
             .with_context(|| format!("cannot load plugin {}", path.display()))
     }
 
@@ -98,7 +101,7 @@ impl Plugin {
             .with_context(|| format!("{} is not a valid component", path.display()))?;
         let plugin = Self::from_component(engine, &component)
             .with_context(|| format!("cannot load plugin {}", path.display()))?;
-        Ok((plugin, outcome))
+        Ok((plugin.from_file(path), outcome))
     }
 
     /// Reads the contract version, audits, links and instantiates
@@ -137,6 +140,43 @@ impl Plugin {
             catalog: Arc::new(catalog),
             version,
             named_version,
+            source: None,
+        })
+    }
+
+    fn from_file(mut self, path: &Path) -> Self {
+        self.source = Some(path.to_owned());
+        self
+    }
+
+    /// The file the component was loaded from; absent for one built from
+    /// a [`Component`] in memory.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// How errors name the plugin's origin: its file, or its label.
+    pub fn origin(&self) -> String {
+        match &self.source {
+            Some(path) => path.display().to_string(),
+            None => format!("{} (loaded from memory)", self.catalog.label()),
+        }
+    }
+
+    /// The plugin as `describe --json` prints it: `plugin` (`id`,
+    /// `version`), `contract`, `triggers`, `actions`, `artifactTypes`,
+    /// `entityKinds`, `jobs` and `imports`, every id qualified.
+    pub fn describe(&self) -> serde_json::Value {
+        let catalog = self.catalog();
+        serde_json::json!({
+            "plugin": { "id": catalog.id, "version": catalog.version },
+            "contract": self.contract(),
+            "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
+            "actions": catalog.action_infos().collect::<Vec<_>>(),
+            "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
+            "entityKinds": catalog.entity_kind_infos,
+            "jobs": catalog.jobs.values().collect::<Vec<_>>(),
+            "imports": catalog.imports,
         })
     }
 

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
-use automation_harness::scenario::{Scenario, run_scenario};
+use anyhow::{Context as _, anyhow, bail, ensure};
+use automation_harness::scenario::{Scenario, run_scenario_with};
 use automation_harness::{
     ActionFailure, Actor, ActorType, Backend, Harness, Limits, MemoryBackend, Plugin, RunOutcome,
     RunRequest, SqliteBackend, UnknownAction,
@@ -40,10 +40,16 @@ const DEMO_SCENARIO: &str = "scenarios/park-then-clear.json";
         plugin-loading error."
 )]
 struct Cli {
-    /// The plugin to load: a component file, or the name of a plugin this
-    /// workspace ships (`maintenance`, the default, or `notifications`).
+    /// A plugin to load: a component file, or the name of a plugin this
+    /// workspace ships (`maintenance`, `notifications`). Repeatable: the
+    /// plugins load side by side on one store. Without `--plugin` and
+    /// `--plugins`, every shipped plugin loads.
     #[arg(long, global = true, value_name = "WASM | NAME")]
-    plugin: Option<PathBuf>,
+    plugin: Vec<PathBuf>,
+
+    /// Load every `*.wasm` file in this folder too, in name order.
+    #[arg(long, global = true, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -320,18 +326,24 @@ fn host_error_json(
 fn execute(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Describe { json } => {
-            let (plugin, path) = load_plugin(cli.plugin.as_deref())?;
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
             if json {
-                print::json(&print::describe_json(&plugin));
+                let described: Vec<Value> = plugins.iter().map(Plugin::describe).collect();
+                print::json(&json!({ "plugins": described }));
             } else {
-                print::describe(&plugin, &path);
+                for (index, plugin) in plugins.iter().enumerate() {
+                    if index > 0 {
+                        println!();
+                    }
+                    print::describe(plugin);
+                }
             }
             Ok(true)
         }
         Command::Run(args) => {
             check_now(args.now)?;
-            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            run(plugin, args)
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            run(plugins, args)
         }
         Command::History { store, json } => history(&store.store, json),
         Command::Tick {
@@ -342,8 +354,8 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
         } => {
             check_now(now)?;
             let limits = limits.limits();
-            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            tick(plugin, &store.store, now, limits, json)
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            tick(plugins, &store.store, now, limits, json)
         }
         Command::Batch {
             file,
@@ -351,16 +363,16 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             limits,
         } => {
             let limits = limits.limits();
-            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            batch(plugin, file.as_deref(), &store.store, limits)
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            batch(plugins, file.as_deref(), &store.store, limits)
         }
         Command::Scenario { files, json } => {
-            let (plugin, _) = load_plugin(cli.plugin.as_deref())?;
-            scenarios(&plugin, &files, json)
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            scenarios(&plugins, &files, json)
         }
         Command::Demo { file } => {
-            let (plugin, path) = load_plugin(cli.plugin.as_deref())?;
-            demo(&plugin, &path, &file)
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            demo(&plugins, &file)
         }
     }
 }
@@ -383,24 +395,60 @@ fn shipped_plugins() -> Vec<(&'static str, PathBuf)> {
     .collect()
 }
 
-/// The component `--plugin` names: a shipped plugin's name, or a file.
-fn plugin_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let shipped = shipped_plugins();
-    match given {
-        None => shipped
-            .first()
-            .map(|(_, path)| path.clone())
-            .ok_or_else(|| anyhow!("this build ships no plugin; pass --plugin <WASM>")),
-        Some(given) => Ok(shipped
-            .iter()
-            .find(|(name, _)| given == Path::new(name))
-            .map(|(_, path)| path.clone())
-            .unwrap_or_else(|| given.to_owned())),
-    }
+/// The component a `--plugin` names: a shipped plugin's name, or a file.
+fn plugin_path(given: &Path) -> PathBuf {
+    shipped_plugins()
+        .into_iter()
+        .find(|(name, _)| given == Path::new(name))
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| given.to_owned())
 }
 
-fn load_plugin(given: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
-    let path = plugin_path(given).map_err(usage)?;
+/// The components `--plugin` and `--plugins` name, or every shipped one.
+fn plugin_paths(given: &[PathBuf], folder: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = given.iter().map(|path| plugin_path(path)).collect();
+    if let Some(folder) = folder {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
+            .with_context(|| format!("--plugins {}", folder.display()))?
+            .map(|entry| entry.map(|entry| entry.path()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--plugins {}", folder.display()))?;
+        found.retain(|path| path.extension().is_some_and(|ext| ext == "wasm"));
+        found.sort();
+        ensure!(
+            !found.is_empty(),
+            "--plugins {}: no *.wasm file in it",
+            folder.display()
+        );
+        paths.extend(found);
+    }
+    if paths.is_empty() {
+        paths = shipped_plugins()
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect();
+        ensure!(
+            !paths.is_empty(),
+            "this build ships no plugin; pass --plugin <WASM>"
+        );
+    }
+    Ok(paths)
+}
+
+/// Loads the plugins the command line names, side by side; two with one
+/// id are refused, naming both files.
+fn load_plugins(given: &[PathBuf], folder: Option<&Path>) -> anyhow::Result<Vec<Plugin>> {
+    let plugins = plugin_paths(given, folder)
+        .map_err(usage)?
+        .iter()
+        .map(|path| load_plugin(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    automation_harness::PluginHost::check_unique_ids(&plugins).map_err(usage)?;
+    Ok(plugins)
+}
+
+fn load_plugin(path: &Path) -> anyhow::Result<Plugin> {
+    let path = path.to_owned();
     if !path.exists() {
         let names: Vec<&str> = shipped_plugins().iter().map(|(name, _)| *name).collect();
         return Err(usage(anyhow!(
@@ -420,7 +468,7 @@ fn load_plugin(given: Option<&Path>) -> anyhow::Result<(Plugin, PathBuf)> {
         None => Plugin::load(&engine, &path),
     }
     .map_err(usage)?;
-    Ok((plugin, path))
+    Ok(plugin)
 }
 
 fn read_config(text: &str) -> anyhow::Result<Value> {
@@ -435,7 +483,7 @@ fn read_config(text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&json).with_context(|| format!("{source} is not JSON"))
 }
 
-fn run(plugin: Plugin, args: RunArgs) -> anyhow::Result<bool> {
+fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     let config = read_config(&args.config).map_err(usage)?;
     let backend: Arc<dyn Backend> = if args.memory {
         Arc::new(MemoryBackend::new())
@@ -448,7 +496,7 @@ fn run(plugin: Plugin, args: RunArgs) -> anyhow::Result<bool> {
     if let Some(now) = args.now {
         builder = builder.fixed_clock(now);
     }
-    let harness = builder.with_plugin(plugin);
+    let harness = builder.with_plugins(plugins).map_err(usage)?;
     let mut request = RunRequest::new(args.action.clone(), config);
     request.actor = args.actor;
     request.run_id = args.run_id.clone();
@@ -484,7 +532,7 @@ fn run(plugin: Plugin, args: RunArgs) -> anyhow::Result<bool> {
 }
 
 fn tick(
-    plugin: Plugin,
+    plugins: Vec<Plugin>,
     store: &Path,
     now: Option<DateTime<Utc>>,
     limits: Limits,
@@ -497,13 +545,16 @@ fn tick(
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
-    let harness = builder.with_plugin(plugin);
+    let harness = builder.with_plugins(plugins).map_err(usage)?;
     let started = Instant::now();
     let outcomes = match harness.tick() {
         Ok(outcomes) => outcomes,
         Err(error) if json && !is_usage_error(&error) => {
-            // Which job failed is only known when the plugin has one.
-            let mut jobs = harness.catalog().jobs.values();
+            // Which job failed is only known when the plugins have one.
+            let mut jobs = harness
+                .harnesses()
+                .iter()
+                .flat_map(|harness| harness.catalog().jobs.values());
             let action = match (jobs.next(), jobs.next()) {
                 (Some(job), None) => Value::from(job.id.as_str()),
                 _ => Value::Null,
@@ -533,7 +584,7 @@ fn tick(
 }
 
 fn batch(
-    plugin: Plugin,
+    plugins: Vec<Plugin>,
     file: Option<&Path>,
     store: &Path,
     limits: Limits,
@@ -551,7 +602,8 @@ fn batch(
     let harness = Harness::builder()
         .backend(faults::store(backend))
         .limits(limits)
-        .with_plugin(plugin);
+        .with_plugins(plugins)
+        .map_err(usage)?;
     let mut out = std::io::stdout().lock();
     let mut all_ok = true;
     for (index, line) in input.lines().enumerate() {
@@ -604,14 +656,14 @@ fn history(store: &Path, json: bool) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn scenarios(plugin: &Plugin, files: &[PathBuf], json: bool) -> anyhow::Result<bool> {
+fn scenarios(plugins: &[Plugin], files: &[PathBuf], json: bool) -> anyhow::Result<bool> {
     let loaded: Vec<(PathBuf, Scenario)> = files
         .iter()
         .map(|file| Ok((file.clone(), Scenario::load(file).map_err(usage)?)))
         .collect::<anyhow::Result<_>>()?;
     let reports: Vec<_> = loaded
         .iter()
-        .map(|(file, scenario)| (file, run_scenario(plugin, scenario)))
+        .map(|(file, scenario)| (file, run_scenario_with(plugins, scenario)))
         .collect();
     if json {
         let reports: Vec<Value> = reports
@@ -633,20 +685,22 @@ fn scenarios(plugin: &Plugin, files: &[PathBuf], json: bool) -> anyhow::Result<b
     Ok(reports.iter().all(|(_, report)| report.passed))
 }
 
-fn demo(plugin: &Plugin, plugin_path: &Path, file: &Path) -> anyhow::Result<bool> {
+fn demo(plugins: &[Plugin], file: &Path) -> anyhow::Result<bool> {
     let file = if file.exists() {
         file.to_owned()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)
     };
     let scenario = Scenario::load(&file).map_err(usage)?;
-    print::describe(plugin, plugin_path);
-    println!();
+    for plugin in plugins {
+        print::describe(plugin);
+        println!();
+    }
     if let Some(description) = &scenario.description {
         println!("{description}");
         println!();
     }
-    let report = run_scenario(plugin, &scenario);
+    let report = run_scenario_with(plugins, &scenario);
     print::scenario(&report, &file, true);
     if report.passed {
         println!(

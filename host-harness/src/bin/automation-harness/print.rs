@@ -13,20 +13,6 @@ pub fn json(value: &Value) {
     );
 }
 
-pub fn describe_json(plugin: &Plugin) -> Value {
-    let catalog = plugin.catalog();
-    json!({
-        "plugin": { "id": catalog.id, "version": catalog.version },
-        "contract": plugin.contract(),
-        "triggers": catalog.trigger_infos().collect::<Vec<_>>(),
-        "actions": catalog.action_infos().collect::<Vec<_>>(),
-        "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
-        "entityKinds": catalog.entity_kind_infos,
-        "jobs": catalog.jobs.values().collect::<Vec<_>>(),
-        "imports": catalog.imports,
-    })
-}
-
 /// `title*, description, …`: a schema's properties, required ones starred.
 fn fields(schema: &Value) -> String {
     let required: Vec<&str> = schema["required"]
@@ -51,13 +37,13 @@ fn fields(schema: &Value) -> String {
         .unwrap_or_default()
 }
 
-pub fn describe(plugin: &Plugin, path: &Path) {
+pub fn describe(plugin: &Plugin) {
     let catalog = plugin.catalog();
     println!(
         "Plugin {} {}  ({})",
         catalog.id,
         catalog.version,
-        path.display()
+        plugin.origin()
     );
     println!("Built for {}", plugin.contract());
     println!();

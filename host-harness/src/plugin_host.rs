@@ -1,0 +1,225 @@
+//! Several plugins side by side: each keeps its own key space, entity
+//! kinds and scheduled jobs, and they share one store, clock and source of
+//! randomness (so seeded ids never collide between them). Runs are routed
+//! by qualified id, `<plugin>.<local>`, or by a local id exactly one
+//! plugin declares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, ensure};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::catalog::JobInfo;
+use crate::clock::{Clock, FixedClock};
+use crate::harness::{Harness, HarnessBuilder};
+use crate::run::{RunOutcome, RunRequest, UnknownAction};
+use crate::scheduler::due_between;
+use crate::wasm::{Plugin, default_engine};
+
+/// Loaded plugins side by side on one store, clock and randomness.
+pub struct PluginHost {
+    /// One harness per plugin, in load order.
+    harnesses: Vec<Harness>,
+    clock: Arc<dyn Clock>,
+    fixed_clock: Option<Arc<FixedClock>>,
+}
+
+impl HarnessBuilder {
+    /// Loads the component at each path, side by side on one store, clock
+    /// and source of randomness; see [`PluginHost`].
+    pub fn load_all(self, paths: &[PathBuf]) -> anyhow::Result<PluginHost> {
+        let engine = match self.engine.clone() {
+            Some(engine) => engine,
+            None => default_engine()?,
+        };
+        let plugins = paths
+            .iter()
+            .map(|path| Plugin::load(&engine, path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.with_plugins(plugins)
+    }
+
+    /// Uses already loaded plugins side by side; refuses two plugins with
+    /// one id, naming both files.
+    pub fn with_plugins(self, plugins: Vec<Plugin>) -> anyhow::Result<PluginHost> {
+        ensure!(!plugins.is_empty(), "no plugin to load");
+        PluginHost::check_unique_ids(&plugins)?;
+        let randomness = Arc::new(self.randomness);
+        let mut harnesses: Vec<Harness> = Vec::with_capacity(plugins.len());
+        for plugin in plugins {
+            harnesses.push(Harness::from_parts(
+                plugin,
+                &self.backend,
+                &self.clock,
+                self.fixed_clock.as_ref(),
+                &randomness,
+                self.limits,
+                self.instance_mode,
+            ));
+        }
+        Ok(PluginHost {
+            harnesses,
+            clock: self.clock,
+            fixed_clock: self.fixed_clock,
+        })
+    }
+}
+
+impl PluginHost {
+    /// Refuses two plugins with one id, naming both files: their key
+    /// spaces, entity kinds and qualified ids would be one.
+    pub fn check_unique_ids(plugins: &[Plugin]) -> anyhow::Result<()> {
+        for (index, plugin) in plugins.iter().enumerate() {
+            let id = &plugin.catalog().id;
+            if let Some(first) = plugins[..index].iter().find(|p| p.catalog().id == *id) {
+                bail!(
+                    "two plugins with the id {id}: {} and {}; plugin ids must be unique",
+                    first.origin(),
+                    plugin.origin()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The clock every plugin's runs read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The loaded plugins, in load order.
+    pub fn plugins(&self) -> impl Iterator<Item = &Plugin> {
+        self.harnesses.iter().map(|harness| &harness.plugin)
+    }
+
+    /// The harness of each plugin, in load order.
+    pub fn harnesses(&self) -> &[Harness] {
+        &self.harnesses
+    }
+
+    /// The harness of the plugin with id `plugin`.
+    pub fn harness(&self, plugin: &str) -> Option<&Harness> {
+        self.harnesses
+            .iter()
+            .find(|harness| harness.catalog().id == plugin)
+    }
+
+    /// The harness that serves `id`, an action or job id: qualified
+    /// (`notifications.send`), or local (`send`) when exactly one plugin
+    /// declares it.
+    fn route(
+        &self,
+        id: &str,
+        declares: impl Fn(&Harness, &str) -> bool,
+    ) -> Result<&Harness, UnknownAction> {
+        let known = || {
+            self.harnesses
+                .iter()
+                .flat_map(|harness| {
+                    let catalog = harness.catalog();
+                    catalog
+                        .actions
+                        .keys()
+                        .chain(catalog.jobs.keys())
+                        .map(|local| catalog.qualify(local))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let plugins = || {
+            self.harnesses
+                .iter()
+                .map(|harness| harness.catalog().label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some((plugin, local)) = id.split_once('.') {
+            return self
+                .harness(plugin)
+                .filter(|harness| declares(harness, local))
+                .ok_or_else(|| UnknownAction {
+                    plugin: plugins(),
+                    action: id.to_owned(),
+                    known: known(),
+                });
+        }
+        let mut serving = self
+            .harnesses
+            .iter()
+            .filter(|harness| declares(harness, id));
+        match (serving.next(), serving.next()) {
+            (Some(harness), None) => Ok(harness),
+            (Some(first), Some(second)) => Err(UnknownAction {
+                plugin: plugins(),
+                action: id.to_owned(),
+                known: format!(
+                    "{} and {} both declare it: qualify it",
+                    first.catalog().qualify(id),
+                    second.catalog().qualify(id)
+                ),
+            }),
+            (None, _) => Err(UnknownAction {
+                plugin: plugins(),
+                action: id.to_owned(),
+                known: known(),
+            }),
+        }
+    }
+
+    /// Runs one action of whichever plugin declares it; see
+    /// [`Harness::run`].
+    pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
+        let harness = self.route(&request.action, |harness, local| {
+            harness.catalog().actions.contains_key(local)
+        })?;
+        harness.run(request)
+    }
+
+    /// Runs, at the clock's current instant, every job of every plugin that
+    /// has become due since it last ran on this store, plugin by plugin in
+    /// load order; see [`Harness::tick`].
+    pub fn tick(&self) -> anyhow::Result<Vec<RunOutcome>> {
+        let mut outcomes = Vec::new();
+        for harness in &self.harnesses {
+            outcomes.extend(harness.tick()?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Moves the shared fixed clock forward by `by`, running each job of
+    /// every plugin at every instant it falls due on the way, in time
+    /// order (then by qualified job id); see [`Harness::advance`].
+    pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
+        ensure!(
+            by >= Duration::zero(),
+            "time cannot go backwards (advance by {by})"
+        );
+        let clock = self
+            .fixed_clock
+            .as_ref()
+            .ok_or_else(|| anyhow!("advancing time needs a fixed clock"))?;
+        let start = clock.now();
+        let end = start + by;
+        let mut due: Vec<(DateTime<Utc>, &Harness, &JobInfo)> = self
+            .harnesses
+            .iter()
+            .flat_map(|harness| {
+                harness.catalog().jobs.values().flat_map(move |job| {
+                    due_between(job, start, end)
+                        .into_iter()
+                        .map(move |at| (at, harness, job))
+                })
+            })
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.id.cmp(&b.2.id)));
+        let mut outcomes = Vec::with_capacity(due.len());
+        for (at, harness, job) in due {
+            clock.set(at);
+            outcomes.extend(harness.run_job(&job.local_id, at)?);
+        }
+        clock.set(end);
+        Ok(outcomes)
+    }
+}
