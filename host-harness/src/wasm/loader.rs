@@ -83,7 +83,7 @@ impl Plugin {
             .map_err(|error| anyhow!("{error:#}"))
             .with_context(|| format!("{} is not a valid component", path.display()))?;
         Self::from_component(engine, &component)
-            .map(|plugin| plugin.from_file(path))
+            .map(|plugin| plugin.with_source(path))
             .with_context(|| format!("cannot load plugin {}", path.display()))
     }
 
@@ -101,7 +101,7 @@ impl Plugin {
             .with_context(|| format!("{} is not a valid component", path.display()))?;
         let plugin = Self::from_component(engine, &component)
             .with_context(|| format!("cannot load plugin {}", path.display()))?;
-        Ok((plugin.from_file(path), outcome))
+        Ok((plugin.with_source(path), outcome))
     }
 
     /// Reads the contract version, audits, links and instantiates
@@ -144,7 +144,7 @@ impl Plugin {
         })
     }
 
-    fn from_file(mut self, path: &Path) -> Self {
+    fn with_source(mut self, path: &Path) -> Self {
         self.source = Some(path.to_owned());
         self
     }
