@@ -37,7 +37,15 @@ fn harness() -> Command {
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
     let cache = CACHE.get_or_init(|| {
         let cache = tempfile::tempdir().expect("a temporary directory");
-        for plugin in [hostile_wasm(), maintenance_wasm()] {
+        // Every plugin a process here loads, so none compiles during a
+        // timed run: a process compiling beside another takes the CPU its
+        // timer needs.
+        let plugins = [
+            hostile_wasm(),
+            maintenance_wasm(),
+            Path::new(env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN")),
+        ];
+        for plugin in plugins {
             let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
                 .env("AUTOMATION_HARNESS_CACHE", cache.path())
                 .args(["describe", "--plugin"])
@@ -114,6 +122,8 @@ fn a_sleeping_plugin_is_stopped_at_its_deadline_and_holds_no_other_process() {
         .args([
             "run",
             "set_system",
+            "--plugin",
+            "maintenance",
             "--config",
             r#"{"systemId":"db-1","durationMinutes":30}"#,
             "--json",
