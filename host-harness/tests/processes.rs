@@ -74,8 +74,9 @@ fn json_of(output: &Output) -> Value {
     })
 }
 
-/// Timed tests take turns, so the other tests' processes do not slow
-/// them down.
+/// The tests here take turns: the timed one must not share the CPU with
+/// another test's processes, or with a component compiling in this one
+/// (`due_windows` compiles the maintenance plugin in-process).
 fn alone() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -195,7 +196,6 @@ fn a_sleeping_plugin_is_stopped_at_its_deadline_and_holds_no_other_process() {
 
 /// Runs `tick` on `store` from `count` processes started together.
 fn tick_from_processes(store: &Path, count: usize) -> Vec<Value> {
-    let _alone = alone();
     harness(); // fills the cache, untimed
     let children: Vec<_> = (0..count)
         .map(|_| {
@@ -259,6 +259,7 @@ fn job_changes(backend: &dyn Backend) -> usize {
 
 #[test]
 fn two_tick_processes_run_a_due_job_once() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.sqlite3");
     let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::open(&store).unwrap());
@@ -277,6 +278,7 @@ fn two_tick_processes_run_a_due_job_once() {
 
 #[test]
 fn two_threads_with_their_own_connections_run_a_due_job_once() {
+    let _alone = alone();
     for round in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store.sqlite3");
