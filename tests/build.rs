@@ -51,6 +51,12 @@ fn main() {
             "tests/contract-fixture",
         ),
         (
+            "CONTRACT_0_3_1_PLUGIN_WASM",
+            "contract-fixture",
+            &["v0_3_1"][..],
+            "tests/contract-fixture",
+        ),
+        (
             "CONTRACT_0_1_PLUGIN_WASM",
             "contract-fixture",
             &["v0_1"][..],

@@ -109,12 +109,17 @@ impl HarnessBuilder {
         self
     }
 
+    /// The engine given with [`Self::engine`], or the default one.
+    pub(crate) fn engine_or_default(&self) -> anyhow::Result<wasmtime::Engine> {
+        match &self.engine {
+            Some(engine) => Ok(engine.clone()),
+            None => default_engine(),
+        }
+    }
+
     /// Loads the component at `path`.
     pub fn load(self, path: &Path) -> anyhow::Result<Harness> {
-        let engine = match self.engine.clone() {
-            Some(engine) => engine,
-            None => default_engine()?,
-        };
+        let engine = self.engine_or_default()?;
         let plugin = Plugin::load(&engine, path)?;
         Ok(self.with_plugin(plugin))
     }

@@ -7,15 +7,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, ensure};
-use chrono::{DateTime, Duration, Utc};
+use anyhow::{bail, ensure};
+use chrono::Duration;
 
-use crate::catalog::JobInfo;
 use crate::clock::{Clock, FixedClock};
 use crate::harness::{Harness, HarnessBuilder};
 use crate::run::{RunOutcome, RunRequest, UnknownAction};
-use crate::scheduler::due_between;
-use crate::wasm::{Plugin, default_engine};
+use crate::scheduler;
+use crate::wasm::Plugin;
 
 /// Loaded plugins side by side on one store, clock and randomness.
 pub struct PluginHost {
@@ -29,10 +28,7 @@ impl HarnessBuilder {
     /// Loads the component at each path, side by side on one store, clock
     /// and source of randomness; see [`PluginHost`].
     pub fn load_all(self, paths: &[PathBuf]) -> anyhow::Result<PluginHost> {
-        let engine = match self.engine.clone() {
-            Some(engine) => engine,
-            None => default_engine()?,
-        };
+        let engine = self.engine_or_default()?;
         let plugins = paths
             .iter()
             .map(|path| Plugin::load(&engine, path))
@@ -190,36 +186,9 @@ impl PluginHost {
 
     /// Moves the shared fixed clock forward by `by`, running each job of
     /// every plugin at every instant it falls due on the way, in time
-    /// order (then by qualified job id); see [`Harness::advance`].
+    /// order, then by qualified job id; see [`Harness::advance`].
     pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
-        ensure!(
-            by >= Duration::zero(),
-            "time cannot go backwards (advance by {by})"
-        );
-        let clock = self
-            .fixed_clock
-            .as_ref()
-            .ok_or_else(|| anyhow!("advancing time needs a fixed clock"))?;
-        let start = clock.now();
-        let end = start + by;
-        let mut due: Vec<(DateTime<Utc>, &Harness, &JobInfo)> = self
-            .harnesses
-            .iter()
-            .flat_map(|harness| {
-                harness.catalog().jobs.values().flat_map(move |job| {
-                    due_between(job, start, end)
-                        .into_iter()
-                        .map(move |at| (at, harness, job))
-                })
-            })
-            .collect();
-        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.id.cmp(&b.2.id)));
-        let mut outcomes = Vec::with_capacity(due.len());
-        for (at, harness, job) in due {
-            clock.set(at);
-            outcomes.extend(harness.run_job(&job.local_id, at)?);
-        }
-        clock.set(end);
-        Ok(outcomes)
+        let harnesses: Vec<&Harness> = self.harnesses.iter().collect();
+        scheduler::advance(&harnesses, self.fixed_clock.as_deref(), by)
     }
 }

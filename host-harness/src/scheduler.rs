@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::backend::Transaction;
 use crate::catalog::JobInfo;
-use crate::clock::format_instant;
+use crate::clock::{Clock, FixedClock, format_instant};
 use crate::harness::Harness;
 use crate::run::Bookkeeping;
 use crate::run::{RunOutcome, UnknownAction};
@@ -141,36 +141,43 @@ impl Harness {
     /// standing at that instant. Advancing two minutes past two due
     /// instants of a job runs it twice.
     pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
-        ensure!(
-            by >= Duration::zero(),
-            "time cannot go backwards (advance by {by})"
-        );
-        let clock = self
-            .fixed_clock
-            .as_ref()
-            .ok_or_else(|| anyhow!("advancing time needs a harness with a fixed clock"))?;
-        let start = self.clock.now();
-        let end = start + by;
-        let mut due: Vec<(DateTime<Utc>, &JobInfo)> = self
-            .plugin
-            .catalog
-            .jobs
-            .values()
-            .flat_map(|job| {
+        advance(&[self], self.fixed_clock.as_deref(), by)
+    }
+}
+
+/// Moves `clock`, which every harness of `harnesses` reads, forward by
+/// `by`, running each of their jobs at every instant it falls due on the
+/// way, in time order, then by qualified job id.
+pub(crate) fn advance(
+    harnesses: &[&Harness],
+    clock: Option<&FixedClock>,
+    by: Duration,
+) -> anyhow::Result<Vec<RunOutcome>> {
+    ensure!(
+        by >= Duration::zero(),
+        "time cannot go backwards (advance by {by})"
+    );
+    let clock = clock.ok_or_else(|| anyhow!("advancing time needs a fixed clock"))?;
+    let start = clock.now();
+    let end = start + by;
+    let mut due: Vec<(DateTime<Utc>, &Harness, &JobInfo)> = harnesses
+        .iter()
+        .flat_map(|harness| {
+            harness.catalog().jobs.values().flat_map(move |job| {
                 due_between(job, start, end)
                     .into_iter()
-                    .map(move |at| (at, job))
+                    .map(move |at| (at, *harness, job))
             })
-            .collect();
-        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        let mut outcomes = Vec::with_capacity(due.len());
-        for (at, job) in due {
-            clock.set(at);
-            outcomes.extend(self.run_job(&job.local_id, at)?);
-        }
-        clock.set(end);
-        Ok(outcomes)
+        })
+        .collect();
+    due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.id.cmp(&b.2.id)));
+    let mut outcomes = Vec::with_capacity(due.len());
+    for (at, harness, job) in due {
+        clock.set(at);
+        outcomes.extend(harness.run_job(&job.local_id, at)?);
     }
+    clock.set(end);
+    Ok(outcomes)
 }
 
 /// Parses an ISO 8601 duration such as `PT2M`, `PT1H30M`, `P1DT12H` or

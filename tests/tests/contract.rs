@@ -13,6 +13,7 @@ use serde_json::json;
 
 const CONTRACT_0_2_WASM: &str = env!("CONTRACT_0_2_PLUGIN_WASM");
 const CONTRACT_0_1_WASM: &str = env!("CONTRACT_0_1_PLUGIN_WASM");
+const CONTRACT_0_3_1_WASM: &str = env!("CONTRACT_0_3_1_PLUGIN_WASM");
 
 fn legacy_on(store: &TestStore) -> Harness {
     let engine = automation_harness::default_engine().unwrap();
@@ -108,7 +109,78 @@ fn a_0_2_and_a_0_3_plugin_share_a_store(store: TestStore) {
     assert_eq!(snapshot.changes.len(), 2);
 }
 
+/// A patch release is served by its minor's track: a component built
+/// against 0.3.1 links against the host's 0.3.0 bindings and runs.
+fn a_0_3_patch_release_is_served_as_0_3(store: TestStore) {
+    let engine = automation_harness::default_engine().unwrap();
+    let patched = load(&engine, Path::new(CONTRACT_0_3_1_WASM));
+    assert_eq!(patched.contract_version(), ContractVersion::V0_3);
+    assert_eq!(patched.contract(), "checkstack:automation@0.3.1");
+    let harness = Harness::builder()
+        .backend(Arc::clone(&store.backend))
+        .fixed_clock(now())
+        .with_plugin(patched);
+    let outcome = run_ok(&harness, "put", json!({"key": "a", "v": "one"}));
+    assert_eq!(outcome.changes[0].next, Some(json!({"v": "one"})));
+    assert_eq!(outcome.events[0].trigger, "patched.stored");
+    // And it hears 0.3's answers.
+    let outcome = harness
+        .run(RunRequest::new("write_without_mutation", json!({})))
+        .unwrap();
+    assert_eq!(
+        outcome.result.expect_err("refused").message(),
+        "StorageError::NotPermitted(\"writes need an open entity mutation\")"
+    );
+}
+
+/// Two plugins declaring one local id: the local id is ambiguous and
+/// refused, each qualified id reaches its own plugin; and a 0.2 and a 0.3
+/// component run side by side in one host.
+fn a_local_id_two_plugins_declare_must_be_qualified(store: TestStore) {
+    let engine = automation_harness::default_engine().unwrap();
+    let host = Harness::builder()
+        .backend(Arc::clone(&store.backend))
+        .fixed_clock(now())
+        .with_plugins(vec![
+            load(&engine, Path::new(CONTRACT_0_2_WASM)),
+            load(&engine, Path::new(CONTRACT_0_3_1_WASM)),
+        ])
+        .unwrap();
+    let before = store.backend.snapshot().unwrap();
+    let error = host
+        .run(RunRequest::new("put", json!({"key": "a", "v": "one"})))
+        .expect_err("ambiguous");
+    let unknown = error
+        .downcast_ref::<automation_harness::UnknownAction>()
+        .expect("a usage error");
+    assert_eq!(
+        unknown.known,
+        "legacy.put and patched.put both declare it: qualify it"
+    );
+    assert_eq!(store.backend.snapshot().unwrap(), before);
+
+    let legacy = host
+        .run(RunRequest::new(
+            "legacy.put",
+            json!({"key": "a", "v": "one"}),
+        ))
+        .unwrap();
+    let patched = host
+        .run(RunRequest::new(
+            "patched.put",
+            json!({"key": "a", "v": "two"}),
+        ))
+        .unwrap();
+    assert_eq!(legacy.events[0].trigger, "legacy.stored");
+    assert_eq!(patched.events[0].trigger, "patched.stored");
+    // One key, two plugins: two entities, each created.
+    assert_eq!(legacy.changes[0].prev, None);
+    assert_eq!(patched.changes[0].prev, None);
+}
+
 on_every_backend!(
+    a_local_id_two_plugins_declare_must_be_qualified,
+    a_0_3_patch_release_is_served_as_0_3,
     a_0_2_plugin_runs_as_it_always_did,
     a_0_2_and_a_0_3_plugin_share_a_store,
 );

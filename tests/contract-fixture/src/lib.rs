@@ -2,15 +2,23 @@
 //! `v0_2` it is `legacy`, a small working plugin of the frozen 0.2.0
 //! contract that uses what 0.3.0 changed: a storage write with no
 //! mutation open (0.2 says `unavailable`) and a deriver returning its own
-//! qualified trigger id (0.2 allowed it). With feature `v0_1` it is a
-//! plugin of the retired 0.1.0 contract. Only the host's tests use them.
+//! qualified trigger id (0.2 allowed it). With feature `v0_3_1` it is the
+//! same plugin (`patched`) built against a patch release of the current
+//! contract, 0.3.1, which the host serves as 0.3.x. With feature `v0_1` it
+//! is a plugin of the retired 0.1.0 contract. Only the host's tests use
+//! them.
 
 #![cfg(target_family = "wasm")]
 
-#[cfg(feature = "v0_2")]
-mod v0_2 {
+/// A small working plugin of the contract version in folder `$wit`: an
+/// `item` entity written by `put` (with a storage write inside the
+/// mutation), `write_without_mutation` (which reports the error storage
+/// gave), and a deriver firing `$derived_trigger`.
+macro_rules! small_plugin {
+    ($wit:literal, plugin_id: $plugin_id:literal, derived_trigger: $derived_trigger:literal) => {
+
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: $wit,
         world: "automation-plugin",
     });
 
@@ -57,7 +65,7 @@ mod v0_2 {
                 produces: None,
             };
             PluginDefinition {
-                id: "legacy".into(),
+                id: $plugin_id.into(),
                 version: "0.2.0".into(),
                 triggers: vec![TriggerDefinition {
                     id: "stored".into(),
@@ -119,11 +127,10 @@ mod v0_2 {
         }
 
         fn derive(change: EntityChange) -> Vec<TriggerEvent> {
-            // 0.2.0 let a deriver spell its own prefix.
             change
                 .next
                 .map(|payload| TriggerEvent {
-                    trigger_id: "legacy.stored".into(),
+                    trigger_id: $derived_trigger.into(),
                     payload,
                     context_key: Some(change.id),
                 })
@@ -133,6 +140,24 @@ mod v0_2 {
     }
 
     export!(Legacy);
+
+    };
+}
+
+// 0.2.0 let a deriver spell its own prefix: this one does.
+#[cfg(feature = "v0_2")]
+mod v0_2 {
+    small_plugin!(
+        "../../wit/since_v0.2.0",
+        plugin_id: "legacy",
+        derived_trigger: "legacy.stored"
+    );
+}
+
+// A patch release of the current contract: same shapes, version 0.3.1.
+#[cfg(feature = "v0_3_1")]
+mod v0_3_1 {
+    small_plugin!("wit-0.3.1", plugin_id: "patched", derived_trigger: "stored");
 }
 
 #[cfg(feature = "v0_1")]
