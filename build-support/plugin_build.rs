@@ -43,7 +43,14 @@ pub fn build_component(
     // Every plugin component but the hostile one is built on the SDK; it
     // is watched for all of them, as a change there is rare and cheap to
     // rebuild for.
-    for watched in [source_dir, "plugin-sdk", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in [
+        source_dir,
+        "plugin-sdk",
+        "contract-rules",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

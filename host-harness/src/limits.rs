@@ -34,14 +34,10 @@ impl Default for Limits {
     }
 }
 
-/// Longest storage key a plugin may use, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
-/// Largest value a plugin may store, in bytes.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
-/// Most entries one storage scan returns: the page size.
-pub const MAX_SCAN_LIMIT: u32 = 1000;
-/// Longest entity id, in bytes.
-pub const MAX_ENTITY_ID_BYTES: usize = 512;
+/// The limits of storage and entity writes, shared with the guest SDK's
+/// test host (`contract-rules`): the longest key, the largest value, the
+/// longest entity id and the scan page size.
+pub use contract_rules::{MAX_ENTITY_ID_BYTES, MAX_KEY_BYTES, MAX_SCAN_LIMIT, MAX_VALUE_BYTES};
 /// The largest JSON document a plugin may hand the host or be handed: a
 /// config, an artifact, an event payload or an entity state.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;

@@ -6,7 +6,6 @@ use std::fmt;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::host::{ChangeReceipt, EntityError, EntityHandle, Mutation, MutationOptions};
 
@@ -158,24 +157,9 @@ where
 }
 
 /// The fields whose values differ between two states, sorted, as the host
-/// computes them: a field missing on one side differs from any value on
-/// the other.
-pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String> {
-    let fields = |state: Option<&Value>| {
-        state
-            .and_then(Value::as_object)
-            .map(|object| object.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
-    let mut names = fields(prev);
-    names.extend(fields(next));
-    names.sort();
-    names.dedup();
-    names.retain(|name| {
-        prev.and_then(|state| state.get(name)) != next.and_then(|state| state.get(name))
-    });
-    names
-}
+/// computes them (the no-op rule: a commit records a change only when a
+/// field differs); the harness's own function.
+pub use contract_rules::changed_fields;
 
 #[cfg(test)]
 mod tests {

@@ -43,17 +43,11 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
-/// The longest storage key, in bytes, the host accepts (the WIT contract
-/// leaves the limit to the host; the harness's is 1024 bytes). Longer keys
-/// fail with [`StorageError::InvalidKey`].
-pub const MAX_KEY_BYTES: usize = 1024;
-
-/// The largest value, in bytes, the harness stores (1 MiB); larger ones
-/// fail with [`StorageError::ValueTooLarge`].
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
-
-/// The longest entity id, in bytes, the harness accepts.
-pub const MAX_ENTITY_ID_BYTES: usize = 512;
+/// The harness's limits (the WIT contract leaves them to the host): the
+/// longest storage key (longer fails with [`StorageError::InvalidKey`]),
+/// the largest value ([`StorageError::ValueTooLarge`]) and the longest
+/// entity id, in bytes; the same constants the harness enforces.
+pub use contract_rules::{MAX_ENTITY_ID_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
 /// One page of an ordered prefix scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -72,8 +72,8 @@ use serde_json::Value;
 use crate::catalog::{ActionDefinition, PluginDefinition};
 use crate::entity::changed_fields;
 use crate::host::{
-    Actor, ChangeReceipt, EntityError, EntityHandle, Environment, Level, Log, MAX_ENTITY_ID_BYTES,
-    MAX_KEY_BYTES, MAX_VALUE_BYTES, Mutation, MutationOptions, Page, Storage, StorageError,
+    Actor, ChangeReceipt, EntityError, EntityHandle, Environment, Level, Log, MAX_VALUE_BYTES,
+    Mutation, MutationOptions, Page, Storage, StorageError,
 };
 use crate::plugin::{
     ActionError, ActionSuccess, EntityChange, JobContext, Plugin, RunContext, TriggerEvent,
@@ -84,7 +84,7 @@ use crate::time::Instant;
 pub const TEST_NOW: &str = "2026-03-01T10:00:00.000Z";
 
 /// Most entries one scan returns, as the harness serves them.
-pub const MAX_SCAN_LIMIT: u32 = 1000;
+pub use contract_rules::MAX_SCAN_LIMIT;
 
 /// A change the test host's entity engine recorded.
 #[derive(Clone, Debug, PartialEq)]
@@ -604,16 +604,8 @@ fn derive_checked<P: Plugin + ?Sized>(
 
 /// The host's key rule.
 fn check_key(key: &str) -> Result<(), StorageError> {
-    if key.is_empty() {
-        return Err(StorageError::InvalidKey("keys must not be empty".into()));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(StorageError::InvalidKey(format!(
-            "keys are at most {MAX_KEY_BYTES} bytes, this one has {}",
-            key.len()
-        )));
-    }
-    Ok(())
+    contract_rules::key_problem(key)
+        .map_or(Ok(()), |problem| Err(StorageError::InvalidKey(problem)))
 }
 
 impl State {
@@ -793,11 +785,8 @@ impl EntityHandle for TestHost {
         if !state.kinds.contains(kind) {
             return Err(EntityError::UnknownKind(kind.to_owned()));
         }
-        if id.is_empty() || id.len() > MAX_ENTITY_ID_BYTES {
-            return Err(EntityError::InvalidId(format!(
-                "entity ids are 1 to {MAX_ENTITY_ID_BYTES} bytes, this one has {}",
-                id.len()
-            )));
+        if let Some(problem) = contract_rules::entity_id_problem(id) {
+            return Err(EntityError::InvalidId(problem));
         }
         if let Some(open) = &state.open {
             return Err(EntityError::AlreadyOpen(open.clone()));

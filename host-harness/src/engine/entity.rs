@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{EntityError, Phase, Session};
 use crate::backend::Savepoint;
 use crate::clock::format_instant;
-use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ENTITY_ID_BYTES};
+use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::records::{Actor, ChangeRecord, Problem};
 
 /// A change the engine recorded for a committed mutation.
@@ -47,30 +47,10 @@ impl MutationState {
     }
 }
 
-/// The fields whose values differ between two states, sorted. A field
-/// missing on one side differs from any value on the other.
-///
-/// **The no-op rule.** A commit whose `next` has no field that differs from
-/// `prev` records nothing: no change, so no event, and the storage writes
-/// of the mutation stay with the run without being attributed to a change.
-/// Committing a mutation applies it, and this is the one place that
-/// decides what differs.
-pub fn changed_fields(prev: Option<&Value>, next: Option<&Value>) -> Vec<String> {
-    let fields = |state: Option<&Value>| {
-        state
-            .and_then(Value::as_object)
-            .map(|object| object.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
-    let mut names = fields(prev);
-    names.extend(fields(next));
-    names.sort();
-    names.dedup();
-    names.retain(|name| {
-        prev.and_then(|state| state.get(name)) != next.and_then(|state| state.get(name))
-    });
-    names
-}
+/// The no-op rule: a commit records a change only when a field differs;
+/// see [`contract_rules::changed_fields`], shared with the guest SDK's test
+/// host so both decide alike.
+pub use contract_rules::changed_fields;
 
 fn invalid_state(message: String) -> EntityError {
     EntityError::InvalidState(vec![Problem {
@@ -130,11 +110,8 @@ impl Session {
         if !self.catalog.entity_kinds.contains_key(kind) {
             return Err(EntityError::UnknownKind(kind.to_owned()));
         }
-        if id.is_empty() || id.len() > MAX_ENTITY_ID_BYTES {
-            return Err(EntityError::InvalidId(format!(
-                "entity ids are 1 to {MAX_ENTITY_ID_BYTES} bytes, this one has {}",
-                id.len()
-            )));
+        if let Some(problem) = contract_rules::entity_id_problem(id) {
+            return Err(EntityError::InvalidId(problem));
         }
         let space = self.entity_space();
         let run = match self.run.as_mut() {

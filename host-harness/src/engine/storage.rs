@@ -2,7 +2,7 @@
 //! transaction in the plugin's own key space.
 
 use super::{Phase, RunState, Session, StorageError};
-use crate::limits::{MAX_KEY_BYTES, MAX_SCAN_LIMIT, MAX_VALUE_BYTES};
+use crate::limits::{MAX_SCAN_LIMIT, MAX_VALUE_BYTES};
 
 /// One stored entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,16 +23,8 @@ pub struct Page {
 }
 
 fn check_key(key: &str) -> Result<(), StorageError> {
-    if key.is_empty() {
-        return Err(StorageError::InvalidKey("keys must not be empty".into()));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(StorageError::InvalidKey(format!(
-            "keys are at most {MAX_KEY_BYTES} bytes, this one has {}",
-            key.len()
-        )));
-    }
-    Ok(())
+    contract_rules::key_problem(key)
+        .map_or(Ok(()), |problem| Err(StorageError::InvalidKey(problem)))
 }
 
 impl Session {

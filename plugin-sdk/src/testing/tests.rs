@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::catalog::{ActionDefinition, ArtifactType, EntityKind, TriggerDefinition};
 use crate::entity::mutate;
-use crate::host::Host;
+use crate::host::{Host, MAX_ENTITY_ID_BYTES, MAX_KEY_BYTES};
 use crate::storage::StorageExt;
 
 fn host() -> TestHost {
