@@ -101,14 +101,12 @@ impl PluginHost {
             .find(|harness| harness.catalog().id == plugin)
     }
 
-    /// The harness that serves `id`, an action or job id: qualified
+    /// The harness that serves action `id`: qualified
     /// (`notifications.send`), or local (`send`) when exactly one plugin
     /// declares it.
-    fn route(
-        &self,
-        id: &str,
-        declares: impl Fn(&Harness, &str) -> bool,
-    ) -> Result<&Harness, UnknownAction> {
+    fn route_action(&self, id: &str) -> Result<&Harness, UnknownAction> {
+        let declares =
+            |harness: &Harness, local: &str| harness.catalog().actions.contains_key(local);
         let known = || {
             self.harnesses
                 .iter()
@@ -117,7 +115,6 @@ impl PluginHost {
                     catalog
                         .actions
                         .keys()
-                        .chain(catalog.jobs.keys())
                         .map(|local| catalog.qualify(local))
                         .collect::<Vec<_>>()
                 })
@@ -167,9 +164,7 @@ impl PluginHost {
     /// Runs one action of whichever plugin declares it; see
     /// [`Harness::run`].
     pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
-        let harness = self.route(&request.action, |harness, local| {
-            harness.catalog().actions.contains_key(local)
-        })?;
+        let harness = self.route_action(&request.action)?;
         harness.run(request)
     }
 
