@@ -38,7 +38,7 @@ pub struct HarnessBuilder {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fixed_clock: Option<Arc<FixedClock>>,
-    pub(crate) randomness: Randomness,
+    pub(crate) randomness: Arc<Randomness>,
     pub(crate) engine: Option<wasmtime::Engine>,
     pub(crate) limits: Limits,
     pub(crate) instance_mode: InstanceMode,
@@ -50,7 +50,7 @@ impl Default for HarnessBuilder {
             backend: Arc::new(MemoryBackend::new()),
             clock: Arc::new(SystemClock),
             fixed_clock: None,
-            randomness: Randomness::from_os(),
+            randomness: Arc::new(Randomness::from_os()),
             engine: None,
             limits: Limits::default(),
             instance_mode: InstanceMode::default(),
@@ -84,7 +84,7 @@ impl HarnessBuilder {
 
     /// Makes every random id repeatable.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.randomness = Randomness::seeded(seed);
+        self.randomness = Arc::new(Randomness::seeded(seed));
         self
     }
 
@@ -126,41 +126,27 @@ impl HarnessBuilder {
 
     /// Uses an already loaded plugin.
     pub fn with_plugin(self, plugin: Plugin) -> Harness {
-        let randomness = Arc::new(self.randomness);
-        Harness::from_parts(
+        self.harness_for(plugin)
+    }
+
+    /// A harness of `plugin` with this builder's store, clock, randomness,
+    /// limits and instance mode; the harnesses one builder makes share
+    /// them all.
+    pub(crate) fn harness_for(&self, plugin: Plugin) -> Harness {
+        Harness {
             plugin,
-            &self.backend,
-            &self.clock,
-            self.fixed_clock.as_ref(),
-            &randomness,
-            self.limits,
-            self.instance_mode,
-        )
+            backend: Arc::clone(&self.backend),
+            clock: Arc::clone(&self.clock),
+            fixed_clock: self.fixed_clock.clone(),
+            randomness: Arc::clone(&self.randomness),
+            limits: self.limits,
+            instance_mode: self.instance_mode,
+            kept_instance: parking_lot::Mutex::new(None),
+        }
     }
 }
 
 impl Harness {
-    pub(crate) fn from_parts(
-        plugin: Plugin,
-        backend: &Arc<dyn Backend>,
-        clock: &Arc<dyn Clock>,
-        fixed_clock: Option<&Arc<FixedClock>>,
-        randomness: &Arc<Randomness>,
-        limits: Limits,
-        instance_mode: InstanceMode,
-    ) -> Self {
-        Harness {
-            plugin,
-            backend: Arc::clone(backend),
-            clock: Arc::clone(clock),
-            fixed_clock: fixed_clock.cloned(),
-            randomness: Arc::clone(randomness),
-            limits,
-            instance_mode,
-            kept_instance: parking_lot::Mutex::new(None),
-        }
-    }
-
     /// A builder with the defaults: an in-memory store, the real clock,
     /// randomness from the operating system and the default engine.
     pub fn builder() -> HarnessBuilder {

@@ -41,19 +41,10 @@ impl HarnessBuilder {
     pub fn with_plugins(self, plugins: Vec<Plugin>) -> anyhow::Result<PluginHost> {
         ensure!(!plugins.is_empty(), "no plugin to load");
         PluginHost::check_unique_ids(&plugins)?;
-        let randomness = Arc::new(self.randomness);
-        let mut harnesses: Vec<Harness> = Vec::with_capacity(plugins.len());
-        for plugin in plugins {
-            harnesses.push(Harness::from_parts(
-                plugin,
-                &self.backend,
-                &self.clock,
-                self.fixed_clock.as_ref(),
-                &randomness,
-                self.limits,
-                self.instance_mode,
-            ));
-        }
+        let harnesses = plugins
+            .into_iter()
+            .map(|plugin| self.harness_for(plugin))
+            .collect();
         Ok(PluginHost {
             harnesses,
             clock: self.clock,
