@@ -15,7 +15,7 @@ use automation_harness::{
     Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest,
     SqliteBackend,
 };
-use integration_tests::native::NativeMaintenance;
+use integration_tests::native::NATIVE_MAINTENANCE;
 use integration_tests::{PLUGIN_WASM, create_config, external_id, now};
 use serde_json::{Value, json};
 
@@ -83,7 +83,7 @@ fn millis(duration: Duration) -> f64 {
 
 fn run(harness: &Harness, mode: Mode, request: RunRequest) -> RunOutcome {
     let outcome = match mode {
-        Mode::Native => harness.run_native(&NativeMaintenance, request),
+        Mode::Native => harness.run_native(&NATIVE_MAINTENANCE, request),
         Mode::Fresh | Mode::Reused => harness.run(request),
     }
     .unwrap_or_else(|error| panic!("{error:#}"));

@@ -19,24 +19,7 @@ use serde_json::Value;
 pub struct Native<P>(pub P);
 
 /// The maintenance plugin as a [`NativePlugin`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NativeMaintenance;
-
-impl NativePlugin for NativeMaintenance {
-    fn run_action(
-        &self,
-        host: &NativeHost,
-        action: &str,
-        config: &Value,
-        context: &NativeRunContext,
-    ) -> Result<ActionSuccess, ActionFailure> {
-        Native(MaintenancePlugin).run_action(host, action, config, context)
-    }
-
-    fn derive(&self, change: &ChangeRecord) -> Result<Vec<NativeEvent>, String> {
-        Native(MaintenancePlugin).derive(change)
-    }
-}
+pub const NATIVE_MAINTENANCE: Native<MaintenancePlugin> = Native(MaintenancePlugin);
 
 impl<P: Plugin> NativePlugin for Native<P> {
     fn run_action(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use automation_harness::{
     Harness, InstanceMode, MemoryBackend, RunOutcome, RunRequest, StoreSnapshot,
 };
-use integration_tests::native::{Native, NativeMaintenance};
+use integration_tests::native::{NATIVE_MAINTENANCE, Native};
 use integration_tests::*;
 use notifications_plugin::NotificationsPlugin;
 use serde_json::{Value, json};
@@ -183,7 +183,7 @@ fn the_native_build_and_the_component_do_the_same_runs() {
     let from_wasm = mixed_runs(|request| wasm.run(request).expect("no host error"));
     let from_native = mixed_runs(|request| {
         native
-            .run_native(&NativeMaintenance, request)
+            .run_native(&NATIVE_MAINTENANCE, request)
             .expect("no host error")
     });
     // The sequence exercises every kind of result.
