@@ -1,6 +1,6 @@
 //! Builds the plugin components the integration tests load (the real
-//! maintenance plugin, the notifications plugin and the hostile test
-//! plugin), so that `cargo test` alone always tests the component of the
+//! maintenance plugin, the notifications plugin, the hostile and probe
+//! test plugins), so that `cargo test` alone always tests the component of the
 //! current source.
 
 #[path = "../build-support/plugin_build.rs"]
@@ -37,6 +37,12 @@ fn main() {
             "hostile-plugin",
             &["filesystem"][..],
             "tests/hostile-plugin",
+        ),
+        (
+            "PROBE_PLUGIN_WASM",
+            "probe-plugin",
+            &[][..],
+            "tests/probe-plugin",
         ),
         (
             "README_PLUGIN_WASM",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
+use crate::automation::{Automations, Outbox, StepProgress};
 use crate::backend::{Backend, MemoryBackend};
 use crate::catalog::{Catalog, JobInfo};
 use crate::clock::{Clock, FixedClock, Randomness, SystemClock};
@@ -14,7 +15,8 @@ use crate::limits::Limits;
 use crate::native::{NativeGuest, NativePlugin};
 use crate::run::pipeline::UNCLAIMED_ACTION;
 use crate::run::{
-    Bookkeeping, Invocation, NoBookkeeping, Pipeline, Prepared, RunOutcome, RunRequest,
+    AutomationContext, Bookkeeping, Both, Invocation, NoBookkeeping, Pipeline, Prepared,
+    RunOutcome, RunRequest,
 };
 use crate::wasm::{InstanceMode, Plugin, PluginInstance, WasmGuest, default_engine};
 
@@ -30,6 +32,9 @@ pub struct Harness {
     pub(crate) instance_mode: InstanceMode,
     /// The instance kept between runs in [`InstanceMode::Reuse`].
     pub(crate) kept_instance: parking_lot::Mutex<Option<WasmGuest>>,
+    /// The automations the events of this harness's runs may start,
+    /// recorded in each run's transaction; set by [`crate::PluginHost`].
+    pub(crate) automations: Option<Arc<Automations>>,
 }
 
 /// Configures a [`Harness`]: by default an in-memory store, the real clock
@@ -142,6 +147,7 @@ impl HarnessBuilder {
             limits: self.limits,
             instance_mode: self.instance_mode,
             kept_instance: parking_lot::Mutex::new(None),
+            automations: None,
         }
     }
 }
@@ -186,7 +192,7 @@ impl Harness {
     /// way a run that does not succeed leaves the store as it was.
     pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
         let started = std::time::Instant::now();
-        let mut outcome = match self.pipeline().prepare_action(request)? {
+        let mut outcome = match self.pipeline().prepare_action(request, None)? {
             Prepared::Run(action) => self
                 .execute(
                     action.invocation,
@@ -194,11 +200,40 @@ impl Harness {
                     action.run_id,
                     &action.secrets,
                     &mut NoBookkeeping,
+                    0,
                 )?
                 .context(UNCLAIMED_ACTION)?,
             Prepared::Refused(outcome) => outcome,
         };
         outcome.wall_time = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Runs one step of an automation run of depth `depth`, unless
+    /// `progress` finds the attempt already made (`None`): the step's
+    /// progress and the automation runs its events start commit with it.
+    pub(crate) fn run_step(
+        &self,
+        request: RunRequest,
+        automation: AutomationContext,
+        progress: &mut StepProgress<'_>,
+        depth: u32,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        let started = std::time::Instant::now();
+        let mut outcome = match self.pipeline().prepare_action(request, Some(automation))? {
+            Prepared::Run(action) => self.execute(
+                action.invocation,
+                action.qualified_id,
+                action.run_id,
+                &action.secrets,
+                progress,
+                depth,
+            )?,
+            Prepared::Refused(outcome) => Some(outcome),
+        };
+        if let Some(outcome) = outcome.as_mut() {
+            outcome.wall_time = started.elapsed();
+        }
         Ok(outcome)
     }
 
@@ -213,9 +248,10 @@ impl Harness {
         request: RunRequest,
     ) -> anyhow::Result<RunOutcome> {
         let started = std::time::Instant::now();
-        let mut outcome = match self.pipeline().prepare_action(request)? {
+        let mut outcome = match self.pipeline().prepare_action(request, None)? {
             Prepared::Run(action) => {
                 let mut guest = NativeGuest::new(plugin, &self.plugin.catalog);
+                let mut outbox = self.outbox(0);
                 self.pipeline()
                     .execute(
                         &mut guest,
@@ -223,7 +259,7 @@ impl Harness {
                         action.qualified_id,
                         action.run_id,
                         &action.secrets,
-                        &mut NoBookkeeping,
+                        outbox.as_mut(),
                     )?
                     .context(UNCLAIMED_ACTION)?
             }
@@ -254,6 +290,7 @@ impl Harness {
             self.randomness.uuid(),
             &[],
             bookkeeping,
+            0,
         )?;
         if let Some(outcome) = outcome.as_mut() {
             outcome.wall_time = started.elapsed();
@@ -261,9 +298,24 @@ impl Harness {
         Ok(outcome)
     }
 
+    /// The outbox of a run whose events have depth `depth`: it records
+    /// the automation runs they start, when there are automations.
+    fn outbox(&self, depth: u32) -> Box<dyn Bookkeeping + '_> {
+        match &self.automations {
+            Some(automations) => Box::new(Outbox {
+                automations,
+                depth,
+                now: self.clock.now(),
+                randomness: &self.randomness,
+            }),
+            None => Box::new(NoBookkeeping),
+        }
+    }
+
     /// Runs `invocation` in a wasm instance: a fresh one, or in
     /// [`InstanceMode::Reuse`] the kept one, which is kept again only
-    /// when the run ends without a host error.
+    /// when the run ends without a host error. `bookkeeping` and the
+    /// outbox of events of depth `depth` record with the run.
     fn execute(
         &self,
         invocation: Invocation,
@@ -271,7 +323,10 @@ impl Harness {
         run_id: String,
         secrets: &[String],
         bookkeeping: &mut dyn Bookkeeping,
+        depth: u32,
     ) -> anyhow::Result<Option<RunOutcome>> {
+        let mut outbox = self.outbox(depth);
+        let mut bookkeeping = Both(bookkeeping, outbox.as_mut());
         let kept = match self.instance_mode {
             InstanceMode::Fresh => None,
             InstanceMode::Reuse => self.kept_instance.lock().take(),
@@ -297,7 +352,7 @@ impl Harness {
             qualified_id,
             run_id,
             secrets,
-            bookkeeping,
+            &mut bookkeeping,
         )?;
         if self.instance_mode == InstanceMode::Reuse {
             *self.kept_instance.lock() = Some(guest);

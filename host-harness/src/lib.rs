@@ -24,12 +24,14 @@
 // Layers, each using only the ones above it (checked by
 // `tests/layers.rs`): core records, clock, schema, limits and masking;
 // backends; the catalog; the entity engine; the run pipeline; the wasm
-// adapter and native guests; the harness, scheduler and scenarios.
+// adapter, native guests and automations; the harness, plugin host,
+// dispatcher, scheduler and scenarios.
 pub mod clock;
 pub mod limits;
 pub mod masking;
 pub mod records;
 pub mod schema;
+pub mod template;
 
 pub mod backend;
 
@@ -39,14 +41,21 @@ pub mod engine;
 
 pub mod run;
 
+pub mod automation;
+
 pub mod native;
 pub mod wasm;
 
+mod dispatcher;
 mod harness;
 mod plugin_host;
 pub mod scenario;
 mod scheduler;
 
+pub use automation::{
+    AutomationDefinition, AutomationError, AutomationRun, AutomationRunStatus, Automations,
+    AutomationsError, StepRecord,
+};
 pub use backend::{Backend, MemoryBackend, SqliteBackend, StoreSnapshot};
 pub use catalog::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, TriggerInfo};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
@@ -55,7 +64,10 @@ pub use harness::{Harness, HarnessBuilder};
 pub use limits::Limits;
 pub use plugin_host::PluginHost;
 pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
-pub use run::{ActionFailure, ActionSuccess, RunOutcome, RunRequest, UnknownAction};
+pub use run::{
+    ActionFailure, ActionSuccess, AutomationContext, RunOutcome, RunRequest, TriggerScope,
+    UnknownAction,
+};
 pub use wasm::{EngineOptions, InstanceMode, Plugin, PluginInstance, cache, default_engine};
 /// The wasmtime this host is built with, whose `Engine` the builder takes.
 pub use wasmtime;

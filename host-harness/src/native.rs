@@ -18,7 +18,8 @@ use crate::catalog::Catalog;
 use crate::engine::{MutationState, Session};
 use crate::records::{Actor, ChangeRecord, LogLevel};
 use crate::run::{
-    ActionFailure, ActionSuccess, Document, Guest, GuestEvent, GuestSuccess, Invocation,
+    ActionFailure, ActionSuccess, AutomationContext, Document, Guest, GuestEvent, GuestSuccess,
+    Invocation,
 };
 
 pub use crate::engine::{ChangeReceipt, EntityError, Entry, Page, StorageError};
@@ -32,6 +33,9 @@ pub struct NativeRunContext {
     pub run_id: String,
     /// The actor of the trigger that started the run.
     pub actor: Option<Actor>,
+    /// The automation, trigger event and attempt, when the run is an
+    /// automation's step.
+    pub automation: Option<AutomationContext>,
 }
 
 /// An event a native deriver fires.
@@ -227,6 +231,7 @@ impl Guest for NativeGuest<'_> {
             local_id,
             config,
             actor,
+            automation,
             ..
         } = invocation
         else {
@@ -235,6 +240,7 @@ impl Guest for NativeGuest<'_> {
         let context = NativeRunContext {
             run_id: run_id.to_owned(),
             actor: actor.clone(),
+            automation: automation.as_deref().cloned(),
         };
         Ok(self
             .plugin

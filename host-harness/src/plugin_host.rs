@@ -4,24 +4,30 @@
 //! by qualified id, `<plugin>.<local>`, or by a local id exactly one
 //! plugin declares.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, ensure};
 use chrono::Duration;
 
+use crate::automation::{Automations, AutomationsError};
+use crate::backend::Backend;
+use crate::catalog::Catalog;
 use crate::clock::{Clock, FixedClock};
 use crate::harness::{Harness, HarnessBuilder};
 use crate::run::{RunOutcome, RunRequest, UnknownAction};
 use crate::scheduler;
 use crate::wasm::Plugin;
 
-/// Loaded plugins side by side on one store, clock and randomness.
+/// Loaded plugins side by side on one store, clock and randomness, and
+/// the automations their events start.
 pub struct PluginHost {
     /// One harness per plugin, in load order.
     harnesses: Vec<Harness>,
-    clock: Arc<dyn Clock>,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) clock: Arc<dyn Clock>,
     fixed_clock: Option<Arc<FixedClock>>,
+    pub(crate) automations: Option<Arc<Automations>>,
 }
 
 impl HarnessBuilder {
@@ -47,8 +53,10 @@ impl HarnessBuilder {
             .collect();
         Ok(PluginHost {
             harnesses,
+            backend: self.backend,
             clock: self.clock,
             fixed_clock: self.fixed_clock,
+            automations: None,
         })
     }
 }
@@ -68,6 +76,41 @@ impl PluginHost {
             }
         }
         Ok(())
+    }
+
+    /// Runs `automations` from now on: the events of every run record the
+    /// automation runs they start, and [`Self::dispatch`] runs them. Check
+    /// them against [`Self::catalogs`] first, as [`Self::load_automations`]
+    /// does.
+    pub fn with_automations(mut self, automations: Automations) -> Self {
+        let automations = Arc::new(automations);
+        for harness in &mut self.harnesses {
+            harness.automations = Some(Arc::clone(&automations));
+        }
+        self.automations = Some(automations);
+        self
+    }
+
+    /// Reads the automations file at `path`, checks it against the loaded
+    /// plugins and runs it; see [`Self::with_automations`].
+    pub fn load_automations(self, path: &Path) -> Result<Self, AutomationsError> {
+        let automations = Automations::load(path, &self.catalogs())?;
+        Ok(self.with_automations(automations))
+    }
+
+    /// The automations this host runs, when it runs any.
+    pub fn automations(&self) -> Option<&Automations> {
+        self.automations.as_deref()
+    }
+
+    /// Every loaded plugin's catalog, in load order.
+    pub fn catalogs(&self) -> Vec<&Catalog> {
+        self.harnesses.iter().map(Harness::catalog).collect()
+    }
+
+    /// The store every plugin's runs commit to.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// The clock every plugin's runs read.
@@ -95,7 +138,7 @@ impl PluginHost {
     /// The harness that serves action `id`: qualified
     /// (`notifications.send`), or local (`send`) when exactly one plugin
     /// declares it.
-    fn route_action(&self, id: &str) -> Result<&Harness, UnknownAction> {
+    pub(crate) fn route_action(&self, id: &str) -> Result<&Harness, UnknownAction> {
         let declares =
             |harness: &Harness, local: &str| harness.catalog().actions.contains_key(local);
         let known = || {

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::automation::{Automations, AutomationsError};
 use crate::backend::MemoryBackend;
+use crate::catalog::Catalog;
 use crate::harness::Harness;
 use crate::plugin_host::PluginHost;
 use crate::records::Actor;
@@ -33,9 +35,40 @@ pub struct Scenario {
     /// Where the host clock stands; the real clock when absent.
     #[serde(default)]
     pub now: Option<DateTime<Utc>>,
+    /// The plugins to load: component paths relative to the file, or the
+    /// names of shipped plugins (see [`shipped_plugins`]); every shipped
+    /// plugin when absent.
+    #[serde(default)]
+    pub plugins: Option<Vec<String>>,
+    /// Automations, as in an automations file's `automations`. After each
+    /// step the host dispatches until nothing more is due at the
+    /// scenario's clock.
+    #[serde(default)]
+    pub automations: Option<Vec<Value>>,
     /// The steps, kept as written: templates are resolved just before
     /// each step runs.
     pub steps: Vec<Value>,
+    /// The folder of the file, which `plugins` paths are relative to.
+    #[serde(skip)]
+    pub folder: Option<std::path::PathBuf>,
+}
+
+/// The plugins this build of the harness ships, by name: the components
+/// the workspace built next to it (the maintenance plugin first).
+pub fn shipped_plugins() -> Vec<(&'static str, std::path::PathBuf)> {
+    [
+        (
+            "maintenance",
+            option_env!("AUTOMATION_HARNESS_DEFAULT_PLUGIN"),
+        ),
+        (
+            "notifications",
+            option_env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN"),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, path)| path.map(|path| (name, std::path::PathBuf::from(path))))
+    .collect()
 }
 
 /// One step, its templates resolved.
@@ -108,6 +141,10 @@ pub struct Expectation {
     pub events: Option<Vec<Value>>,
     /// Each string must be contained in some log line.
     pub logs: Option<Vec<String>>,
+    /// Every automation run that started or progressed while the step was
+    /// processed, in the order they started, each matched as a subset of
+    /// its record.
+    pub automation_runs: Option<Vec<Value>>,
 }
 
 /// What a failing step expects of its error.
@@ -127,8 +164,9 @@ impl Scenario {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read scenario {}", path.display()))?;
-        let scenario: Scenario = serde_json::from_str(&text)
+        let mut scenario: Scenario = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid scenario", path.display()))?;
+        scenario.folder = path.parent().map(Path::to_owned);
         if let Some(now) = scenario.now {
             crate::clock::check_instant(now)
                 .with_context(|| format!("{}: \"now\" is out of range", path.display()))?;
@@ -137,12 +175,60 @@ impl Scenario {
             let malformed = || format!("{}: step {} is malformed", path.display(), index + 1);
             if is_advance(step) {
                 let advance = AdvanceStep::deserialize(step).with_context(malformed)?;
-                crate::scheduler::parse_duration(&advance.advance).with_context(malformed)?;
+                crate::clock::parse_duration(&advance.advance).with_context(malformed)?;
             } else {
                 Step::deserialize(step).with_context(malformed)?;
             }
         }
         Ok(scenario)
+    }
+}
+
+impl Scenario {
+    /// The components its `plugins` name, shipped names resolved and paths
+    /// taken relative to the file; `None` when it names none.
+    pub fn plugin_paths(&self) -> anyhow::Result<Option<Vec<std::path::PathBuf>>> {
+        let Some(plugins) = &self.plugins else {
+            return Ok(None);
+        };
+        let shipped = shipped_plugins();
+        plugins
+            .iter()
+            .map(|given| {
+                if let Some((_, path)) = shipped.iter().find(|(name, _)| name == given) {
+                    return Ok(path.clone());
+                }
+                let path = Path::new(given);
+                let path = match &self.folder {
+                    Some(folder) if path.is_relative() => folder.join(path),
+                    _ => path.to_owned(),
+                };
+                anyhow::ensure!(
+                    path.exists(),
+                    "scenario {:?}: plugins: no component at {} and no shipped plugin named {given:?} \
+                     (shipped: {})",
+                    self.name,
+                    path.display(),
+                    shipped.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+                );
+                Ok(path)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// Its automations checked against `catalogs`; `None` when it has
+    /// none.
+    pub fn automations(
+        &self,
+        catalogs: &[&Catalog],
+    ) -> Result<Option<Automations>, AutomationsError> {
+        let Some(automations) = &self.automations else {
+            return Ok(None);
+        };
+        let document = serde_json::json!({ "automations": automations });
+        Automations::from_document(&format!("scenario {:?}", self.name), &document, catalogs)
+            .map(Some)
     }
 }
 
@@ -208,7 +294,13 @@ pub fn run_scenario_with(plugins: &[Plugin], scenario: &Scenario) -> ScenarioRep
         None if moves_time => builder = builder.fixed_clock(Utc::now()),
         None => {}
     }
-    let harness = match builder.with_plugins(plugins.to_vec()) {
+    let loaded = builder.with_plugins(plugins.to_vec()).and_then(|host| {
+        match scenario.automations(&host.catalogs())? {
+            Some(automations) => Ok(host.with_automations(automations)),
+            None => Ok(host),
+        }
+    });
+    let harness = match loaded {
         Ok(host) => host,
         Err(error) => {
             return ScenarioReport {
@@ -297,8 +389,26 @@ fn run_step(
     report
 }
 
-/// Runs what a step does, returning its id and its outcome as JSON.
+/// Runs what a step does, then, when the scenario has automations,
+/// dispatches until nothing more is due, returning the step's id and its
+/// outcome as JSON (with `automationRuns` when there are automations).
 fn run_part_of(
+    harness: &PluginHost,
+    run_part: &Value,
+    outcomes: &BTreeMap<String, Value>,
+) -> anyhow::Result<(Option<String>, Value)> {
+    let Some(_) = harness.automations() else {
+        return run_only(harness, run_part, outcomes);
+    };
+    let watermark = harness.automation_watermark()?;
+    let (id, mut outcome) = run_only(harness, run_part, outcomes)?;
+    let runs = harness.dispatch_since(watermark)?;
+    outcome["automationRuns"] = serde_json::to_value(runs)?;
+    Ok((id, outcome))
+}
+
+/// Runs what a step does, returning its id and its outcome as JSON.
+fn run_only(
     harness: &PluginHost,
     run_part: &Value,
     outcomes: &BTreeMap<String, Value>,
@@ -306,7 +416,7 @@ fn run_part_of(
     let resolved = resolve(run_part, outcomes)?;
     if is_advance(&resolved) {
         let step = AdvanceStep::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
-        let by = crate::scheduler::parse_duration(&step.advance)?;
+        let by = crate::clock::parse_duration(&step.advance)?;
         // The clock must stay where the plugin can be shown it.
         let out_of_range = || format!("advancing by {} moves the clock out of range", step.advance);
         let end = harness
@@ -415,6 +525,16 @@ pub fn check(expect: &Expectation, outcome: &Value) -> Vec<Mismatch> {
         let actual = field("events");
         compare("events", &expected, &actual, is_subset(&expected, &actual));
     }
+    if let Some(runs) = &expect.automation_runs {
+        let expected = Value::Array(runs.clone());
+        let actual = field("automationRuns");
+        compare(
+            "automationRuns",
+            &expected,
+            &actual,
+            is_subset(&expected, &actual),
+        );
+    }
     if let Some(logs) = &expect.logs {
         let lines: Vec<String> = field("logs")
             .as_array()
@@ -458,111 +578,15 @@ pub fn is_subset(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-/// Replaces every `{{<id>.<path>}}` in the strings of `value`. A string
-/// that is one template and nothing else takes the value's JSON type.
-pub fn resolve(value: &Value, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
-    Ok(match value {
-        Value::String(text) => resolve_text(text, outcomes)?,
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| resolve(item, outcomes))
-                .collect::<anyhow::Result<_>>()?,
-        ),
-        Value::Object(object) => Value::Object(
-            object
-                .iter()
-                .map(|(key, value)| Ok((key.clone(), resolve(value, outcomes)?)))
-                .collect::<anyhow::Result<_>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
-fn resolve_text(text: &str, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
-    if let Some(inner) = text
-        .strip_prefix("{{")
-        .and_then(|rest| rest.strip_suffix("}}"))
-        && !inner.contains("{{")
-    {
-        return lookup(inner.trim(), outcomes);
-    }
-    let mut resolved = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let Some(length) = rest[start..].find("}}") else {
-            break;
-        };
-        resolved.push_str(&rest[..start]);
-        let value = lookup(rest[start + 2..start + length].trim(), outcomes)?;
-        match value {
-            Value::String(text) => resolved.push_str(&text),
-            other => resolved.push_str(&other.to_string()),
-        }
-        rest = &rest[start + length + 2..];
-    }
-    resolved.push_str(rest);
-    Ok(Value::String(resolved))
-}
-
-fn lookup(reference: &str, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
-    let mut segments = reference.split('.');
-    let id = segments.next().unwrap_or_default();
-    let mut value = outcomes.get(id).ok_or_else(|| {
-        anyhow!("template {{{{{reference}}}}}: no earlier step has the id {id:?}")
-    })?;
-    for segment in segments {
-        let next = match value {
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-            Value::Object(object) => object.get(segment),
-            _ => None,
-        };
-        value = next.ok_or_else(|| {
-            anyhow!(
-                "template {{{{{reference}}}}}: the outcome of {id:?} has nothing at {segment:?}"
-            )
-        })?;
-    }
-    Ok(value.clone())
+/// Resolves the templates of a step against earlier steps' outcomes.
+fn resolve(value: &Value, outcomes: &BTreeMap<String, Value>) -> anyhow::Result<Value> {
+    Ok(crate::template::resolve(value, outcomes)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn outcomes() -> BTreeMap<String, Value> {
-        BTreeMap::from([(
-            "park".to_owned(),
-            json!({"externalId": "w-1", "events": [{"payload": {"status": "scheduled", "n": 3}}]}),
-        )])
-    }
-
-    #[test]
-    fn whole_string_templates_keep_their_type() {
-        let resolved = resolve(
-            &json!({"n": "{{park.events.0.payload.n}}", "id": "{{ park.externalId }}"}),
-            &outcomes(),
-        )
-        .unwrap();
-        assert_eq!(resolved, json!({"n": 3, "id": "w-1"}));
-    }
-
-    #[test]
-    fn embedded_templates_are_spliced_as_text() {
-        let resolved = resolve(
-            &json!("window {{park.externalId}} has {{park.events.0.payload.n}}"),
-            &outcomes(),
-        )
-        .unwrap();
-        assert_eq!(resolved, json!("window w-1 has 3"));
-    }
-
-    #[test]
-    fn unknown_references_are_errors() {
-        assert!(resolve(&json!("{{nope.externalId}}"), &outcomes()).is_err());
-        assert!(resolve(&json!("{{park.events.5}}"), &outcomes()).is_err());
-    }
 
     #[test]
     fn subsets_match_keys_arrays_and_scalars() {

@@ -57,7 +57,7 @@ impl Bookkeeping for DueInstantClaim<'_> {
         Ok(ran.is_none_or(|ran| ran < self.due))
     }
 
-    fn record(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<()> {
+    fn record(&mut self, txn: &mut dyn Transaction, _outcome: &RunOutcome) -> anyhow::Result<()> {
         txn.set(
             self.space,
             &self.job.local_id,
@@ -180,50 +180,6 @@ pub(crate) fn advance(
     Ok(outcomes)
 }
 
-/// Parses an ISO 8601 duration such as `PT2M`, `PT1H30M`, `P1DT12H` or
-/// `PT0.5S`. Years and months are refused: their length depends on the
-/// calendar.
-pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let invalid = || anyhow!("{text:?} is not an ISO 8601 duration such as PT2M or P1DT12H");
-    let body = text.strip_prefix('P').ok_or_else(invalid)?;
-    let (date, time) = match body.split_once('T') {
-        Some((date, time)) => {
-            ensure!(!time.is_empty(), invalid());
-            (date, Some(time))
-        }
-        None => (body, None),
-    };
-    ensure!(!date.is_empty() || time.is_some(), invalid());
-    let mut total = Duration::zero();
-    let mut read = |part: &str, units: &[(char, i64)]| -> anyhow::Result<()> {
-        let mut number = String::new();
-        let mut next_unit = 0;
-        for c in part.chars() {
-            if c.is_ascii_digit() || c == '.' {
-                number.push(c);
-                continue;
-            }
-            let position = units[next_unit..]
-                .iter()
-                .position(|(unit, _)| *unit == c)
-                .ok_or_else(invalid)?;
-            let millis_per_unit = units[next_unit + position].1;
-            next_unit += position + 1;
-            let value: f64 = number.parse().map_err(|_| invalid())?;
-            ensure!(value.is_finite() && value < 1e12, invalid());
-            total += Duration::milliseconds((value * millis_per_unit as f64).round() as i64);
-            number.clear();
-        }
-        ensure!(number.is_empty(), invalid());
-        Ok(())
-    };
-    read(date, &[('W', 604_800_000), ('D', 86_400_000)])?;
-    if let Some(time) = time {
-        read(time, &[('H', 3_600_000), ('M', 60_000), ('S', 1_000)])?;
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,23 +212,5 @@ mod tests {
         assert!(
             due_between(&job, at("2026-03-01T10:00:01Z"), at("2026-03-01T10:00:59Z")).is_empty()
         );
-    }
-
-    #[test]
-    fn iso_durations_parse() {
-        assert_eq!(parse_duration("PT2M").unwrap(), Duration::minutes(2));
-        assert_eq!(parse_duration("P1DT12H").unwrap(), Duration::hours(36));
-        assert_eq!(
-            parse_duration("PT1H30M5S").unwrap(),
-            Duration::seconds(5405)
-        );
-        assert_eq!(
-            parse_duration("PT0.5S").unwrap(),
-            Duration::milliseconds(500)
-        );
-        assert_eq!(parse_duration("P2W").unwrap(), Duration::days(14));
-        for bad in ["", "P", "PT", "2M", "P1M", "PT2", "PT1S2M", "PTXM", "P1Y"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

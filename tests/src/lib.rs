@@ -23,6 +23,17 @@ pub fn now() -> DateTime<Utc> {
 /// The notifications component this workspace builds.
 pub const NOTIFICATIONS_PLUGIN_WASM: &str = env!("NOTIFICATIONS_PLUGIN_WASM");
 
+/// The probe test plugin this workspace builds (`tests/probe-plugin`).
+pub const PROBE_PLUGIN_WASM: &str = env!("PROBE_PLUGIN_WASM");
+
+/// The probe test plugin, loaded once per test binary.
+pub fn probe_plugin() -> Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN
+        .get_or_init(|| load(&engine(), Path::new(PROBE_PLUGIN_WASM)))
+        .clone()
+}
+
 /// The engine both plugins are loaded for, made once per test binary.
 fn engine() -> automation_harness::wasmtime::Engine {
     static ENGINE: OnceLock<automation_harness::wasmtime::Engine> = OnceLock::new();
@@ -178,6 +189,35 @@ impl TestStore {
             .seed(11)
             .with_plugin(notifications_plugin())
     }
+}
+
+impl TestStore {
+    /// The maintenance, notifications and probe plugins side by side over
+    /// this store, clock fixed at [`NOW`], seeded, running `automations`
+    /// (the `automations` array of an automations file).
+    pub fn automation_host(&self, automations: Value) -> automation_harness::PluginHost {
+        automation_host_on(Arc::clone(&self.backend), automations, 7)
+    }
+}
+
+/// [`TestStore::automation_host`] over any store, with its own seed: two
+/// hosts sharing a store need different seeds, or they draw the same ids.
+pub fn automation_host_on(
+    backend: Arc<dyn Backend>,
+    automations: Value,
+    seed: u64,
+) -> automation_harness::PluginHost {
+    let host = Harness::builder()
+        .backend(backend)
+        .fixed_clock(now())
+        .seed(seed)
+        .with_plugins(vec![plugin(), notifications_plugin(), probe_plugin()])
+        .expect("the plugins load side by side");
+    let document = serde_json::json!({ "automations": automations });
+    let checked =
+        automation_harness::Automations::from_document("test", &document, &host.catalogs())
+            .unwrap_or_else(|error| panic!("the automations load: {error}"));
+    host.with_automations(checked)
 }
 
 /// Turns test functions taking a [`TestStore`] into one test per backend,

@@ -31,6 +31,16 @@ impl<P: Plugin> NativePlugin for Native<P> {
     ) -> Result<ActionSuccess, ActionFailure> {
         let mut run = RunContext::new(context.run_id.clone());
         run.actor = context.actor.clone().map(actor_to_plugin);
+        if let Some(automation) = &context.automation {
+            run.automation_id = Some(automation.automation_id.clone());
+            run.trigger = Some(plugin_sdk::TriggerScope {
+                trigger_id: automation.trigger.trigger_id.clone(),
+                event_id: automation.trigger.event_id.clone(),
+                payload: automation.trigger.payload.clone(),
+                context_key: automation.trigger.context_key.clone(),
+            });
+            run.attempt = automation.attempt;
+        }
         self.0
             .run_action(&Adapter(host), action, config, &run)
             .map(|success| ActionSuccess {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::ActionFailure;
+use super::{ActionFailure, AutomationContext};
 use crate::engine::Session;
 use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::records::{Actor, ChangeRecord};
@@ -81,6 +81,9 @@ pub(crate) enum Invocation {
         /// `config` as JSON text, as a wasm guest receives it.
         config_text: String,
         actor: Option<Actor>,
+        /// Set when an automation runs the action as one of its steps
+        /// (boxed: most runs have none).
+        automation: Option<Box<AutomationContext>>,
         produces: Option<String>,
     },
     Job {

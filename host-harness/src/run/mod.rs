@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::records::{Actor, ChangeRecord, EventRecord, LogLine, Problem};
 
 pub(crate) use guest::{Document, Guest, GuestEvent, GuestSuccess, Invocation};
-pub(crate) use pipeline::{Bookkeeping, NoBookkeeping, Pipeline, Prepared};
+pub(crate) use pipeline::{Bookkeeping, Both, NoBookkeeping, Pipeline, Prepared};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -69,6 +69,31 @@ impl RunRequest {
         self.secrets.push(secret.into());
         self
     }
+}
+
+/// What an action run started by an automation is told about it: the
+/// `automation-id`, `trigger` and `attempt` of the contract's run context.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutomationContext {
+    /// The automation the run is a step of.
+    pub automation_id: String,
+    /// The event that started the automation run.
+    pub trigger: TriggerScope,
+    /// Which attempt at the step this is, from 1.
+    pub attempt: u32,
+}
+
+/// The trigger event that started an automation run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerScope {
+    /// The qualified trigger id, such as `maintenance.created`.
+    pub trigger_id: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's payload.
+    pub payload: Value,
+    /// The event's context key, when it has one.
+    pub context_key: Option<String>,
 }
 
 /// A successful action's result.

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::guest::DocumentError;
 use super::{
-    ActionFailure, ActionSuccess, Document, Guest, GuestEvent, Invocation, RunOutcome, RunRequest,
-    UnknownAction,
+    ActionFailure, ActionSuccess, AutomationContext, Document, Guest, GuestEvent, Invocation,
+    RunOutcome, RunRequest, UnknownAction,
 };
 use crate::backend::{Backend, Transaction};
 use crate::catalog::Catalog;
@@ -31,9 +31,25 @@ pub(crate) trait Bookkeeping {
         Ok(true)
     }
 
-    /// Writes the records, right before the commit.
-    fn record(&mut self, _txn: &mut dyn Transaction) -> anyhow::Result<()> {
+    /// Writes the records of the successful run `outcome` (its changes
+    /// and events as persisted), right before the commit.
+    fn record(&mut self, _txn: &mut dyn Transaction, _outcome: &RunOutcome) -> anyhow::Result<()> {
         Ok(())
+    }
+}
+
+/// Two bookkeepings in one run: it is claimed when both claim it, and
+/// both record.
+pub(crate) struct Both<'a>(pub &'a mut dyn Bookkeeping, pub &'a mut dyn Bookkeeping);
+
+impl Bookkeeping for Both<'_> {
+    fn claim(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<bool> {
+        Ok(self.0.claim(txn)? && self.1.claim(txn)?)
+    }
+
+    fn record(&mut self, txn: &mut dyn Transaction, outcome: &RunOutcome) -> anyhow::Result<()> {
+        self.0.record(txn, outcome)?;
+        self.1.record(txn, outcome)
     }
 }
 
@@ -68,8 +84,13 @@ pub(crate) struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// Resolves the action and checks the config against its schema.
-    pub fn prepare_action(&self, request: RunRequest) -> anyhow::Result<Prepared> {
+    /// Resolves the action and checks the config against its schema;
+    /// `automation` is set when the run is an automation's step.
+    pub fn prepare_action(
+        &self,
+        request: RunRequest,
+        automation: Option<AutomationContext>,
+    ) -> anyhow::Result<Prepared> {
         let catalog = self.catalog;
         let (info, config_schema) = catalog
             .local_id(&request.action)
@@ -114,6 +135,7 @@ impl Pipeline<'_> {
                 config: request.config,
                 config_text,
                 actor: request.actor,
+                automation: automation.map(Box::new),
                 produces: info.produces.clone(),
             },
             qualified_id: info.id.clone(),
@@ -253,11 +275,7 @@ impl Pipeline<'_> {
         for event in &events {
             run.txn.append_event(event).with_context(context)?;
         }
-        bookkeeping.record(run.txn.as_mut()).with_context(context)?;
-        run.txn
-            .commit()
-            .with_context(|| format!("{}: committing the run failed", context()))?;
-        Ok(Some(RunOutcome {
+        let outcome = RunOutcome {
             run_id,
             action: qualified_id,
             result: Ok(ActionSuccess {
@@ -269,7 +287,14 @@ impl Pipeline<'_> {
             logs: run.logs,
             fuel_consumed,
             wall_time: Duration::ZERO,
-        }))
+        };
+        bookkeeping
+            .record(run.txn.as_mut(), &outcome)
+            .with_context(context)?;
+        run.txn
+            .commit()
+            .with_context(|| format!("{}: committing the run failed", context()))?;
+        Ok(Some(outcome))
     }
 
     /// An artifact must be present exactly when the action declares a

@@ -20,7 +20,7 @@ use super::store::HostState;
 use super::version::ContractVersion;
 use crate::catalog::PluginDefinition;
 use crate::records::{Actor, ChangeRecord};
-use crate::run::{ActionFailure, GuestEvent, GuestSuccess};
+use crate::run::{ActionFailure, AutomationContext, GuestEvent, GuestSuccess};
 
 /// Writes the adapter of one contract version. `not_permitted` names the
 /// storage and entity error case that version reports a call the contract
@@ -354,9 +354,14 @@ macro_rules! contract_adapter {
                 let context = wit::RunContext {
                     run_id: call.run_id.to_owned(),
                     actor: call.actor.cloned().map(actor_to_wit),
-                    automation_id: None,
-                    trigger: None,
-                    attempt: 1,
+                    automation_id: call.automation.map(|a| a.automation_id.clone()),
+                    trigger: call.automation.map(|a| wit::TriggerScope {
+                        trigger_id: a.trigger.trigger_id.clone(),
+                        event_id: a.trigger.event_id.clone(),
+                        payload: a.trigger.payload.to_string(),
+                        context_key: a.trigger.context_key.clone(),
+                    }),
+                    attempt: call.automation.map_or(1, |a| a.attempt),
                 };
                 let result = bounded(
                     deadline,
@@ -445,6 +450,7 @@ pub(crate) struct ActionCall<'a> {
     pub config: &'a String,
     pub run_id: &'a str,
     pub actor: Option<&'a Actor>,
+    pub automation: Option<&'a AutomationContext>,
 }
 
 /// One job call, as every version's adapter takes it.

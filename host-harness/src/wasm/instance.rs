@@ -115,6 +115,7 @@ impl Guest for WasmGuest {
                 local_id,
                 config_text,
                 actor,
+                automation,
                 ..
             } => self
                 .exports
@@ -126,6 +127,7 @@ impl Guest for WasmGuest {
                         config: config_text,
                         run_id,
                         actor: actor.as_ref(),
+                        automation: automation.as_deref(),
                     },
                 )
                 .map(|result| result.map(Some)),

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
-use automation_harness::scenario::{Scenario, run_scenario_with};
+use automation_harness::scenario::{Scenario, run_scenario_with, shipped_plugins};
 use automation_harness::{
-    ActionFailure, Actor, ActorType, Backend, Harness, Limits, MemoryBackend, Plugin, RunOutcome,
-    RunRequest, SqliteBackend, UnknownAction,
+    ActionFailure, Actor, ActorType, AutomationRun, AutomationRunStatus, Automations, Backend,
+    Harness, Limits, MemoryBackend, Plugin, PluginHost, RunOutcome, RunRequest, SqliteBackend,
+    UnknownAction,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -85,6 +86,8 @@ enum Command {
         now: Option<DateTime<Utc>>,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        automations: OptionalAutomationArgs,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -109,7 +112,54 @@ enum Command {
         /// Scenario files (JSON).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Automations for the scenarios that bring none of their own.
+        #[arg(long, value_name = "FILE")]
+        automations: Option<PathBuf>,
         /// Print the reports as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run as an automation host until SIGINT or SIGTERM: run scheduled
+    /// jobs when due, and dispatch automation runs and their retries when
+    /// due, printing one line per run. On a signal it finishes the run in
+    /// progress and exits 0. The automations file is read once: a changed
+    /// file takes effect on the next start.
+    Serve {
+        #[command(flatten)]
+        automations: AutomationArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Run every automation step that is due now, and the runs those steps
+    /// start, then exit; prints the automation runs it moved forward.
+    Dispatch {
+        #[command(flatten)]
+        automations: AutomationArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Take this RFC 3339 instant as now instead of the real clock.
+        #[arg(long, value_name = "INSTANT")]
+        now: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a store's automation runs, newest first.
+    Runs {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only the runs of this automation.
+        #[arg(long, value_name = "ID")]
+        automation: Option<String>,
+        /// Only the runs with this status: pending, running, retrying,
+        /// succeeded or failed.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<AutomationRunStatus>,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -119,6 +169,32 @@ enum Command {
         #[arg(value_name = "FILE", default_value = DEMO_SCENARIO)]
         file: PathBuf,
     },
+}
+
+/// The automations a host runs.
+#[derive(Args)]
+struct AutomationArgs {
+    /// The automations file (`{"automations": [...]}`; JSON Schema in
+    /// host-harness/schemas/automations.schema.json).
+    #[arg(long, value_name = "FILE", required = true)]
+    automations: PathBuf,
+    /// How deep a chain of automation runs may go.
+    #[arg(long, value_name = "N", default_value_t = automation_harness::automation::DEFAULT_DEPTH_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    depth_limit: u32,
+}
+
+/// Automations for a command that also runs without them.
+#[derive(Args)]
+struct OptionalAutomationArgs {
+    /// Also run these automations: the events of the runs start automation
+    /// runs, dispatched until nothing more is due.
+    #[arg(long, value_name = "FILE")]
+    automations: Option<PathBuf>,
+    /// How deep a chain of automation runs may go.
+    #[arg(long, value_name = "N", default_value_t = automation_harness::automation::DEFAULT_DEPTH_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    depth_limit: u32,
 }
 
 #[derive(Args)]
@@ -158,6 +234,8 @@ struct RunArgs {
     secrets: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    automations: OptionalAutomationArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -350,13 +428,46 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             store,
             now,
             limits,
+            automations,
             json,
         } => {
             check_now(now)?;
             let limits = limits.limits();
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
-            tick(plugins, &store.store, now, limits, json)
+            tick(plugins, &store.store, now, limits, &automations, json)
         }
+        Command::Serve {
+            automations,
+            store,
+            limits,
+        } => {
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            serve(plugins, &automations, &store.store, limits.limits())
+        }
+        Command::Dispatch {
+            automations,
+            store,
+            now,
+            limits,
+            json,
+        } => {
+            check_now(now)?;
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            dispatch(
+                plugins,
+                &automations,
+                &store.store,
+                now,
+                limits.limits(),
+                json,
+            )
+        }
+        Command::Runs {
+            store,
+            automation,
+            status,
+            json,
+        } => runs(&store.store, automation.as_deref(), status, json),
         Command::Batch {
             file,
             store,
@@ -366,33 +477,19 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
             batch(plugins, file.as_deref(), &store.store, limits)
         }
-        Command::Scenario { files, json } => {
+        Command::Scenario {
+            files,
+            automations,
+            json,
+        } => {
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
-            scenarios(&plugins, &files, json)
+            scenarios(&plugins, &files, automations.as_deref(), json)
         }
         Command::Demo { file } => {
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
             demo(&plugins, &file)
         }
     }
-}
-
-/// The plugins this build ships, by name, the default first: the
-/// components the workspace built next to the CLI.
-fn shipped_plugins() -> Vec<(&'static str, PathBuf)> {
-    [
-        (
-            "maintenance",
-            option_env!("AUTOMATION_HARNESS_DEFAULT_PLUGIN"),
-        ),
-        (
-            "notifications",
-            option_env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN"),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, path)| path.map(|path| (name, PathBuf::from(path))))
-    .collect()
 }
 
 /// The component a `--plugin` names: a shipped plugin's name, or a file.
@@ -443,7 +540,7 @@ fn load_plugins(given: &[PathBuf], folder: Option<&Path>) -> anyhow::Result<Vec<
         .iter()
         .map(|path| load_plugin(path))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    automation_harness::PluginHost::check_unique_ids(&plugins).map_err(usage)?;
+    PluginHost::check_unique_ids(&plugins).map_err(usage)?;
     Ok(plugins)
 }
 
@@ -483,6 +580,27 @@ fn read_config(text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&json).with_context(|| format!("{source} is not JSON"))
 }
 
+/// `host` running the automations of `file`, when one is given.
+fn with_automations(
+    host: PluginHost,
+    file: Option<&Path>,
+    depth_limit: u32,
+) -> anyhow::Result<PluginHost> {
+    let Some(file) = file else {
+        return Ok(host);
+    };
+    let automations = Automations::load(file, &host.catalogs())
+        .map_err(|error| usage(error.into()))?
+        .with_depth_limit(depth_limit);
+    Ok(host.with_automations(automations))
+}
+
+/// Whether none of `runs` failed.
+fn none_failed(runs: &[AutomationRun]) -> bool {
+    runs.iter()
+        .all(|run| run.status != AutomationRunStatus::Failed)
+}
+
 fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     let config = read_config(&args.config).map_err(usage)?;
     let backend: Arc<dyn Backend> = if args.memory {
@@ -496,7 +614,15 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     if let Some(now) = args.now {
         builder = builder.fixed_clock(now);
     }
-    let harness = builder.with_plugins(plugins).map_err(usage)?;
+    let harness = with_automations(
+        builder.with_plugins(plugins).map_err(usage)?,
+        args.automations.automations.as_deref(),
+        args.automations.depth_limit,
+    )?;
+    let watermark = match harness.automations() {
+        Some(_) => Some(harness.automation_watermark()?),
+        None => None,
+    };
     let mut request = RunRequest::new(args.action.clone(), config);
     request.actor = args.actor;
     request.run_id = args.run_id.clone();
@@ -519,16 +645,27 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
         }
         Err(error) => return Err(error),
     };
+    let automation_runs = match watermark {
+        Some(watermark) => Some(harness.dispatch_since(watermark)?),
+        None => None,
+    };
     faults::before_print();
+    let mut json = outcome.to_json();
+    if let Some(runs) = &automation_runs {
+        json["automationRuns"] = serde_json::to_value(runs)?;
+    }
     if args.json {
-        print::json(&outcome.to_json());
+        print::json(&json);
     } else {
-        print::outcome(&outcome.to_json());
+        print::outcome(&json);
+        if let Some(runs) = &automation_runs {
+            print::automation_runs(runs);
+        }
         if !args.memory {
             println!("  store       {}", args.store.store.display());
         }
     }
-    Ok(outcome.is_ok())
+    Ok(outcome.is_ok() && automation_runs.as_deref().is_none_or(none_failed))
 }
 
 fn tick(
@@ -536,6 +673,7 @@ fn tick(
     store: &Path,
     now: Option<DateTime<Utc>>,
     limits: Limits,
+    automations: &OptionalAutomationArgs,
     json: bool,
 ) -> anyhow::Result<bool> {
     let backend = SqliteBackend::open(store).map_err(usage)?;
@@ -545,7 +683,15 @@ fn tick(
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
-    let harness = builder.with_plugins(plugins).map_err(usage)?;
+    let harness = with_automations(
+        builder.with_plugins(plugins).map_err(usage)?,
+        automations.automations.as_deref(),
+        automations.depth_limit,
+    )?;
+    let watermark = match harness.automations() {
+        Some(_) => Some(harness.automation_watermark()?),
+        None => None,
+    };
     let started = Instant::now();
     let outcomes = match harness.tick() {
         Ok(outcomes) => outcomes,
@@ -568,19 +714,151 @@ fn tick(
         }
         Err(error) => return Err(error),
     };
-    let ok = outcomes.iter().all(|outcome| outcome.is_ok());
+    let automation_runs = match watermark {
+        Some(watermark) => Some(harness.dispatch_since(watermark)?),
+        None => None,
+    };
+    let ok = outcomes.iter().all(|outcome| outcome.is_ok())
+        && automation_runs.as_deref().is_none_or(none_failed);
     faults::before_print();
     if json {
         let runs: Vec<Value> = outcomes.iter().map(|outcome| outcome.to_json()).collect();
-        print::json(&json!({ "ok": ok, "runs": runs }));
-    } else if outcomes.is_empty() {
-        println!("no job was due");
+        let mut report = json!({ "ok": ok, "runs": runs });
+        if let Some(automation_runs) = &automation_runs {
+            report["automationRuns"] = serde_json::to_value(automation_runs)?;
+        }
+        print::json(&report);
     } else {
+        if outcomes.is_empty() {
+            println!("no job was due");
+        }
         for outcome in &outcomes {
             print::outcome(&outcome.to_json());
         }
+        if let Some(automation_runs) = &automation_runs {
+            print::automation_runs(automation_runs);
+        }
     }
     Ok(ok)
+}
+
+/// A host of the command line's plugins and automations on the SQLite
+/// store at `store`, reading the real clock unless `now` fixes it.
+fn automation_host(
+    plugins: Vec<Plugin>,
+    automations: &AutomationArgs,
+    store: &Path,
+    now: Option<DateTime<Utc>>,
+    limits: Limits,
+) -> anyhow::Result<PluginHost> {
+    let backend = SqliteBackend::open(store).map_err(usage)?;
+    let mut builder = Harness::builder()
+        .backend(faults::store(backend))
+        .limits(limits);
+    if let Some(now) = now {
+        builder = builder.fixed_clock(now);
+    }
+    with_automations(
+        builder.with_plugins(plugins).map_err(usage)?,
+        Some(&automations.automations),
+        automations.depth_limit,
+    )
+}
+
+fn dispatch(
+    plugins: Vec<Plugin>,
+    automations: &AutomationArgs,
+    store: &Path,
+    now: Option<DateTime<Utc>>,
+    limits: Limits,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let host = automation_host(plugins, automations, store, now, limits)?;
+    let watermark = host.automation_watermark()?;
+    let runs = host.dispatch_since(watermark)?;
+    let ok = none_failed(&runs);
+    faults::before_print();
+    if json {
+        print::json(&json!({ "ok": ok, "automationRuns": runs }));
+    } else if runs.is_empty() {
+        println!("no automation run was due");
+    } else {
+        print::automation_runs(&runs);
+    }
+    Ok(ok)
+}
+
+/// How long `serve` sleeps at most between looks at the store and the
+/// job schedule; a signal is noticed within [`SIGNAL_POLL`].
+const SERVE_IDLE: Duration = Duration::from_secs(1);
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+fn serve(
+    plugins: Vec<Plugin>,
+    automations: &AutomationArgs,
+    store: &Path,
+    limits: Limits,
+) -> anyhow::Result<bool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    let host = automation_host(plugins, automations, store, None, limits)?;
+    let count = host.automations().map_or(0, |a| a.iter().count());
+    println!(
+        "serving {count} automation(s) from {} on {}; SIGINT or SIGTERM stops after the run in \
+         progress; a changed automations file takes effect on the next start",
+        automations.automations.display(),
+        store.display()
+    );
+    let stopping = || stop.load(Ordering::SeqCst);
+    while !stopping() {
+        for outcome in host.tick()? {
+            print::job_line(&outcome);
+        }
+        host.dispatch_until(&stopping, &mut |_, run| print::automation_run_line(run))?;
+        // Sleep until the next retry is due, or a second at most, so
+        // runs other processes record and jobs falling due are picked up.
+        let now = host.clock().now();
+        let idle = automation_harness::automation::next_due(host.backend().as_ref())?
+            .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(SERVE_IDLE)
+            .min(SERVE_IDLE);
+        let until = Instant::now() + idle;
+        while !stopping() && Instant::now() < until {
+            std::thread::sleep(SIGNAL_POLL.min(until - Instant::now()));
+        }
+    }
+    println!("stopped");
+    Ok(true)
+}
+
+fn runs(
+    store: &Path,
+    automation: Option<&str>,
+    status: Option<AutomationRunStatus>,
+    json: bool,
+) -> anyhow::Result<bool> {
+    if !store.exists() {
+        return Err(usage(anyhow!("no store at {}", store.display())));
+    }
+    let backend = SqliteBackend::open(store).map_err(usage)?;
+    let mut runs = automation_harness::automation::recorded_runs(&backend)?;
+    runs.retain(|run| {
+        automation.is_none_or(|id| run.automation == id)
+            && status.is_none_or(|status| run.status == status)
+    });
+    runs.reverse();
+    if json {
+        print::json(&json!({ "automationRuns": runs }));
+    } else if runs.is_empty() {
+        println!("no automation run");
+    } else {
+        print::automation_runs(&runs);
+    }
+    Ok(true)
 }
 
 fn batch(
@@ -656,14 +934,53 @@ fn history(store: &Path, json: bool) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn scenarios(plugins: &[Plugin], files: &[PathBuf], json: bool) -> anyhow::Result<bool> {
-    let loaded: Vec<(PathBuf, Scenario)> = files
-        .iter()
-        .map(|file| Ok((file.clone(), Scenario::load(file).map_err(usage)?)))
-        .collect::<anyhow::Result<_>>()?;
+fn scenarios(
+    plugins: &[Plugin],
+    files: &[PathBuf],
+    automations: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let shared_automations: Option<Vec<Value>> = automations
+        .map(|file| {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let document: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            document["automations"]
+                .as_array()
+                .cloned()
+                .ok_or_else(|| anyhow!("{}: automations: expected an array", file.display()))
+        })
+        .transpose()
+        .map_err(usage)?;
+    let mut loaded: Vec<(PathBuf, Scenario, Vec<Plugin>)> = Vec::new();
+    for file in files {
+        let mut scenario = Scenario::load(file).map_err(usage)?;
+        if scenario.automations.is_none() {
+            scenario.automations = shared_automations.clone();
+        }
+        let plugins = match scenario.plugin_paths().map_err(usage)? {
+            Some(paths) => {
+                let own = paths
+                    .iter()
+                    .map(|path| load_plugin(path))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                PluginHost::check_unique_ids(&own).map_err(usage)?;
+                own
+            }
+            None => plugins.to_vec(),
+        };
+        // A bad automation is bad input, like a malformed step.
+        let catalogs: Vec<_> = plugins.iter().map(Plugin::catalog).collect();
+        scenario
+            .automations(&catalogs)
+            .with_context(|| format!("{}", file.display()))
+            .map_err(usage)?;
+        loaded.push((file.clone(), scenario, plugins));
+    }
     let reports: Vec<_> = loaded
         .iter()
-        .map(|(file, scenario)| (file, run_scenario_with(plugins, scenario)))
+        .map(|(file, scenario, plugins)| (file, run_scenario_with(plugins, scenario)))
         .collect();
     if json {
         let reports: Vec<Value> = reports

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use automation_harness::scenario::ScenarioReport;
-use automation_harness::{ChangeRecord, EventRecord, Plugin};
+use automation_harness::{AutomationRun, ChangeRecord, EventRecord, Plugin, RunOutcome};
 use serde_json::{Value, json};
 
 pub fn json(value: &Value) {
@@ -180,6 +180,90 @@ pub fn outcome(outcome: &Value) {
             line["level"].as_str().unwrap_or("?"),
             line["message"].as_str().unwrap_or("")
         );
+    }
+}
+
+/// One line about an automation run: where it stands and why.
+pub fn automation_run_line(run: &AutomationRun) {
+    let mut line = format!(
+        "automation {}  run {}  {}  (event {} {}, context {}, depth {}, attempts {})",
+        run.automation,
+        run.automation_run_id,
+        run.status.as_str(),
+        run.trigger,
+        run.event_id,
+        run.context_key.as_deref().unwrap_or("-"),
+        run.depth,
+        run.attempts
+    );
+    if let Some(error) = &run.error {
+        line.push_str(&format!(
+            ": {}{} {}",
+            error.kind,
+            error
+                .step
+                .as_deref()
+                .map(|step| format!(" in step {step}"))
+                .unwrap_or_default(),
+            error.message
+        ));
+    }
+    if let Some(due) = run
+        .next_attempt_at
+        .as_deref()
+        .filter(|_| !run.status.is_finished())
+    {
+        line.push_str(&format!("; next attempt at {due}"));
+    }
+    println!("{line}");
+}
+
+/// Automation runs, each a line and a line per step.
+pub fn automation_runs(runs: &[AutomationRun]) {
+    println!("automation runs ({}):", runs.len());
+    for run in runs {
+        print!("  ");
+        automation_run_line(run);
+        for step in &run.steps {
+            let result = match (&step.error, step.ok) {
+                (Some(error), _) => format!("FAILED {} {}", error.kind, error.message),
+                (None, true) => format!(
+                    "ok{}",
+                    step.external_id
+                        .as_deref()
+                        .map(|id| format!(", external id {id}"))
+                        .unwrap_or_default()
+                ),
+                (None, false) => "FAILED".to_owned(),
+            };
+            println!(
+                "    step {}  {}  (run {}): {result}; {} event(s)",
+                step.id,
+                step.action,
+                step.run_id.as_deref().unwrap_or("-"),
+                step.events.len()
+            );
+        }
+    }
+}
+
+/// One line about a job run, as `serve` prints it.
+pub fn job_line(outcome: &RunOutcome) {
+    match &outcome.result {
+        Ok(_) => println!(
+            "job {}  run {}  ok  ({} change(s), {} event(s))",
+            outcome.action,
+            outcome.run_id,
+            outcome.changes.len(),
+            outcome.events.len()
+        ),
+        Err(failure) => println!(
+            "job {}  run {}  FAILED {} {}",
+            outcome.action,
+            outcome.run_id,
+            failure.kind(),
+            failure.message()
+        ),
     }
 }
 
