@@ -106,6 +106,11 @@ enum Command {
         store: StoreArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Record the automation runs the batch's events start, in each
+        /// run's own transaction, without running them: `serve` or
+        /// `dispatch` does.
+        #[arg(long, value_name = "FILE")]
+        automations: Option<PathBuf>,
     },
     /// Run scenario files, each on a fresh in-memory store.
     Scenario {
@@ -472,10 +477,17 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             file,
             store,
             limits,
+            automations,
         } => {
             let limits = limits.limits();
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
-            batch(plugins, file.as_deref(), &store.store, limits)
+            batch(
+                plugins,
+                file.as_deref(),
+                &store.store,
+                limits,
+                automations.as_deref(),
+            )
         }
         Command::Scenario {
             files,
@@ -580,19 +592,31 @@ fn read_config(text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&json).with_context(|| format!("{source} is not JSON"))
 }
 
-/// `host` running the automations of `file`, when one is given.
-fn with_automations(
-    host: PluginHost,
+/// The automations of `file`, when one is given, checked against
+/// `plugins` before any store is opened: a bad file leaves the store as
+/// it was.
+fn load_automations(
+    plugins: &[Plugin],
     file: Option<&Path>,
     depth_limit: u32,
-) -> anyhow::Result<PluginHost> {
+) -> anyhow::Result<Option<Automations>> {
     let Some(file) = file else {
-        return Ok(host);
+        return Ok(None);
     };
-    let automations = Automations::load(file, &host.catalogs())
-        .map_err(|error| usage(error.into()))?
-        .with_depth_limit(depth_limit);
-    Ok(host.with_automations(automations))
+    let catalogs: Vec<_> = plugins.iter().map(Plugin::catalog).collect();
+    Ok(Some(
+        Automations::load(file, &catalogs)
+            .map_err(|error| usage(error.into()))?
+            .with_depth_limit(depth_limit),
+    ))
+}
+
+/// `host`, running `automations` when there are some.
+fn with_automations(host: PluginHost, automations: Option<Automations>) -> PluginHost {
+    match automations {
+        Some(automations) => host.with_automations(automations),
+        None => host,
+    }
 }
 
 /// Whether none of `runs` failed.
@@ -603,6 +627,11 @@ fn none_failed(runs: &[AutomationRun]) -> bool {
 
 fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     let config = read_config(&args.config).map_err(usage)?;
+    let automations = load_automations(
+        &plugins,
+        args.automations.automations.as_deref(),
+        args.automations.depth_limit,
+    )?;
     let backend: Arc<dyn Backend> = if args.memory {
         Arc::new(MemoryBackend::new())
     } else {
@@ -614,11 +643,7 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     if let Some(now) = args.now {
         builder = builder.fixed_clock(now);
     }
-    let harness = with_automations(
-        builder.with_plugins(plugins).map_err(usage)?,
-        args.automations.automations.as_deref(),
-        args.automations.depth_limit,
-    )?;
+    let harness = with_automations(builder.with_plugins(plugins).map_err(usage)?, automations);
     let watermark = match harness.automations() {
         Some(_) => Some(harness.automation_watermark()?),
         None => None,
@@ -658,9 +683,6 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
         print::json(&json);
     } else {
         print::outcome(&json);
-        if let Some(runs) = &automation_runs {
-            print::automation_runs(runs);
-        }
         if !args.memory {
             println!("  store       {}", args.store.store.display());
         }
@@ -676,6 +698,11 @@ fn tick(
     automations: &OptionalAutomationArgs,
     json: bool,
 ) -> anyhow::Result<bool> {
+    let automations = load_automations(
+        &plugins,
+        automations.automations.as_deref(),
+        automations.depth_limit,
+    )?;
     let backend = SqliteBackend::open(store).map_err(usage)?;
     let mut builder = Harness::builder()
         .backend(faults::store(backend))
@@ -683,11 +710,7 @@ fn tick(
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
-    let harness = with_automations(
-        builder.with_plugins(plugins).map_err(usage)?,
-        automations.automations.as_deref(),
-        automations.depth_limit,
-    )?;
+    let harness = with_automations(builder.with_plugins(plugins).map_err(usage)?, automations);
     let watermark = match harness.automations() {
         Some(_) => Some(harness.automation_watermark()?),
         None => None,
@@ -751,6 +774,11 @@ fn automation_host(
     now: Option<DateTime<Utc>>,
     limits: Limits,
 ) -> anyhow::Result<PluginHost> {
+    let automations = load_automations(
+        &plugins,
+        Some(&automations.automations),
+        automations.depth_limit,
+    )?;
     let backend = SqliteBackend::open(store).map_err(usage)?;
     let mut builder = Harness::builder()
         .backend(faults::store(backend))
@@ -758,11 +786,10 @@ fn automation_host(
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
-    with_automations(
+    Ok(with_automations(
         builder.with_plugins(plugins).map_err(usage)?,
-        Some(&automations.automations),
-        automations.depth_limit,
-    )
+        automations,
+    ))
 }
 
 fn dispatch(
@@ -866,6 +893,7 @@ fn batch(
     file: Option<&Path>,
     store: &Path,
     limits: Limits,
+    automations: Option<&Path>,
 ) -> anyhow::Result<bool> {
     use std::io::{BufRead, Write};
     let input: Box<dyn BufRead> = match file {
@@ -876,12 +904,20 @@ fn batch(
         )),
         _ => Box::new(std::io::stdin().lock()),
     };
+    let automations = load_automations(
+        &plugins,
+        automations,
+        automation_harness::automation::DEFAULT_DEPTH_LIMIT,
+    )?;
     let backend = SqliteBackend::open(store).map_err(usage)?;
-    let harness = Harness::builder()
-        .backend(faults::store(backend))
-        .limits(limits)
-        .with_plugins(plugins)
-        .map_err(usage)?;
+    let harness = with_automations(
+        Harness::builder()
+            .backend(faults::store(backend))
+            .limits(limits)
+            .with_plugins(plugins)
+            .map_err(usage)?,
+        automations,
+    );
     let mut out = std::io::stdout().lock();
     let mut all_ok = true;
     for (index, line) in input.lines().enumerate() {
@@ -959,23 +995,7 @@ fn scenarios(
         if scenario.automations.is_none() {
             scenario.automations = shared_automations.clone();
         }
-        let plugins = match scenario.plugin_paths().map_err(usage)? {
-            Some(paths) => {
-                let own = paths
-                    .iter()
-                    .map(|path| load_plugin(path))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                PluginHost::check_unique_ids(&own).map_err(usage)?;
-                own
-            }
-            None => plugins.to_vec(),
-        };
-        // A bad automation is bad input, like a malformed step.
-        let catalogs: Vec<_> = plugins.iter().map(Plugin::catalog).collect();
-        scenario
-            .automations(&catalogs)
-            .with_context(|| format!("{}", file.display()))
-            .map_err(usage)?;
+        let plugins = scenario_plugins(&scenario, file, plugins)?;
         loaded.push((file.clone(), scenario, plugins));
     }
     let reports: Vec<_> = loaded
@@ -1002,6 +1022,33 @@ fn scenarios(
     Ok(reports.iter().all(|(_, report)| report.passed))
 }
 
+/// The plugins `scenario` names, or `default` when it names none; its
+/// automations checked against them (a bad one is bad input, like a
+/// malformed step).
+fn scenario_plugins(
+    scenario: &Scenario,
+    file: &Path,
+    default: &[Plugin],
+) -> anyhow::Result<Vec<Plugin>> {
+    let plugins = match scenario.plugin_paths().map_err(usage)? {
+        Some(paths) => {
+            let own = paths
+                .iter()
+                .map(|path| load_plugin(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            PluginHost::check_unique_ids(&own).map_err(usage)?;
+            own
+        }
+        None => default.to_vec(),
+    };
+    let catalogs: Vec<_> = plugins.iter().map(Plugin::catalog).collect();
+    scenario
+        .automations(&catalogs)
+        .with_context(|| format!("{}", file.display()))
+        .map_err(usage)?;
+    Ok(plugins)
+}
+
 fn demo(plugins: &[Plugin], file: &Path) -> anyhow::Result<bool> {
     let file = if file.exists() {
         file.to_owned()
@@ -1009,6 +1056,7 @@ fn demo(plugins: &[Plugin], file: &Path) -> anyhow::Result<bool> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)
     };
     let scenario = Scenario::load(&file).map_err(usage)?;
+    let plugins = &scenario_plugins(&scenario, &file, plugins)?;
     for plugin in plugins {
         print::describe(plugin);
         println!();

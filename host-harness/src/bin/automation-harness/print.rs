@@ -181,6 +181,12 @@ pub fn outcome(outcome: &Value) {
             line["message"].as_str().unwrap_or("")
         );
     }
+    if let Some(runs) = outcome.get("automationRuns")
+        && let Ok(runs) = serde_json::from_value::<Vec<AutomationRun>>(runs.clone())
+        && !runs.is_empty()
+    {
+        automation_runs(&runs);
+    }
 }
 
 /// One line about an automation run: where it stands and why.

@@ -1,0 +1,443 @@
+//! The automation host as a user runs it: `run --automations`, `batch
+//! --automations`, `dispatch`, `runs` and `serve`, the real binary and the
+//! shipped plugins on a SQLite store, including `serve` killed at any
+//! point of a long stream.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The CLI, with a compiled-plugin cache of the tests' own, filled once so
+/// that no serve process compiles while it is timed or killed.
+fn harness() -> Command {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let cache = tempfile::tempdir().expect("a temporary directory");
+        let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+            .env("AUTOMATION_HARNESS_CACHE", cache.path())
+            .arg("describe")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "describe");
+        cache
+    });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command.env("AUTOMATION_HARNESS_CACHE", cache.path());
+    command
+}
+
+fn cli(args: &[&str]) -> Output {
+    harness().args(args).output().expect("the binary runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not JSON ({error}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Writes `{"automations": automations}` to a file in `dir`.
+fn automations_file(dir: &Path, automations: Value) -> String {
+    let path = dir.join("automations.json");
+    std::fs::write(&path, json!({ "automations": automations }).to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Announce every new window, then mark the notification sent: two steps,
+/// two plugins, and no dedupe key, so a step committed twice would show
+/// as a second notification.
+fn announce() -> Value {
+    json!([{
+        "id": "announce",
+        "trigger": "maintenance.created",
+        "steps": [
+            {"id": "send", "action": "notifications.send", "config": {
+                "channel": "#ops", "subject": "{{trigger.payload.maintenanceId}}"
+            }},
+            {"id": "deliver", "action": "notifications.mark_sent", "config": {
+                "notificationId": "{{steps.send.externalId}}"
+            }}
+        ]
+    }])
+}
+
+#[test]
+fn run_with_automations_dispatches_and_runs_lists_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let automations = workspace().join("automations/ops.json");
+    let output = cli(&[
+        "run",
+        "set_system",
+        "--config",
+        r#"{"systemId":"db-1","durationMinutes":30}"#,
+        "--actor",
+        "user:u-1:Ann",
+        "--automations",
+        automations.to_str().unwrap(),
+        "--store",
+        store,
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcome = stdout_json(&output);
+    let runs = outcome["automationRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["automation"], "announce");
+    assert_eq!(runs[0]["status"], "succeeded");
+    let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
+    assert_eq!(runs[0]["eventId"], history["events"][0]["eventId"]);
+    assert_eq!(
+        runs[0]["steps"][0]["artifact"]["subject"],
+        format!(
+            "Maintenance on db-1 until {}",
+            outcome["artifact"]["endAt"].as_str().unwrap()
+        )
+    );
+    assert_eq!(runs[0]["steps"][1]["ok"], true);
+
+    // `runs` reads them back from the store, newest first, filtered.
+    let listed = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    assert_eq!(listed["automationRuns"], json!(runs));
+    let none = stdout_json(&cli(&[
+        "runs", "--store", store, "--status", "failed", "--json",
+    ]));
+    assert_eq!(none["automationRuns"], json!([]));
+    let by_id = stdout_json(&cli(&[
+        "runs",
+        "--store",
+        store,
+        "--automation",
+        "announce",
+        "--json",
+    ]));
+    assert_eq!(by_id["automationRuns"].as_array().unwrap().len(), 1);
+    let text = cli(&["runs", "--store", store]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("automation announce"), "{text}");
+    assert!(
+        text.contains("step deliver  notifications.mark_sent"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_automation_files_exit_2_with_one_line_and_touch_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let unknown_step = automations_file(
+        dir.path(),
+        json!([{"id": "a", "trigger": "maintenance.created",
+                "steps": [{"id": "s", "action": "notifications.send",
+                           "config": {"channel": "{{steps.later.externalId}}"}}]}]),
+    );
+    let not_json = dir.path().join("broken.json");
+    std::fs::write(&not_json, "{").unwrap();
+    let not_json = not_json.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["dispatch", "--automations", &unknown_step, "--store", store],
+            r#"automation "a": steps[0].config: template {{steps.later.externalId}}: no step has the id "later""#,
+        ),
+        (
+            vec!["serve", "--automations", &unknown_step, "--store", store],
+            r#"automation "a": steps[0].config"#,
+        ),
+        (
+            vec![
+                "run",
+                "set_system",
+                "--config",
+                r#"{"systemId":"db-1","durationMinutes":30}"#,
+                "--automations",
+                not_json,
+                "--store",
+                store,
+            ],
+            "broken.json: not JSON",
+        ),
+        (
+            vec![
+                "tick",
+                "--automations",
+                "/no/such/file.json",
+                "--store",
+                store,
+            ],
+            "/no/such/file.json: cannot read it",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = cli(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    assert!(!Path::new(store).exists(), "no store was created");
+
+    let scenario = dir.path().join("scenario.json");
+    std::fs::write(
+        &scenario,
+        json!({"name": "bad", "automations": [{"id": "a", "trigger": "nope.x",
+               "steps": [{"id": "s", "action": "maintenance.create"}]}], "steps": []})
+        .to_string(),
+    )
+    .unwrap();
+    let output = cli(&["scenario", scenario.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"automation "a": trigger: unknown trigger "nope.x""#),
+        "{stderr}"
+    );
+}
+
+/// Feeds `count` set_system runs through `batch --automations`, which
+/// records their automation runs and runs none.
+fn feed(store: &str, automations: &str, first: usize, count: usize) {
+    let mut batch = harness()
+        .args(["batch", "--automations", automations, "--store", store])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("batch starts");
+    {
+        let mut input = batch.stdin.take().unwrap();
+        for n in first..first + count {
+            writeln!(
+                input,
+                r#"{{"run": "set_system", "config": {{"systemId": "sys-{n}", "durationMinutes": 30}}}}"#
+            )
+            .unwrap();
+        }
+    }
+    let output = batch.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn serve(store: &str, automations: &str) -> Child {
+    harness()
+        .args(["serve", "--automations", automations, "--store", store])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts")
+}
+
+/// Waits for serve's first line, which it prints once it is serving.
+fn wait_until_serving(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    out.read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("serving 1 automation(s)"), "{banner}");
+    out
+}
+
+#[test]
+fn dispatch_drains_what_batch_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let automations = automations_file(dir.path(), announce());
+    feed(store, &automations, 0, 3);
+    let pending = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    let statuses: Vec<&Value> = pending["automationRuns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| &run["status"])
+        .collect();
+    assert_eq!(statuses, [&json!("pending"); 3]);
+    let dispatched = cli(&[
+        "dispatch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+        "--json",
+    ]);
+    assert!(dispatched.status.success());
+    let dispatched = stdout_json(&dispatched);
+    assert_eq!(dispatched["ok"], true);
+    let runs = dispatched["automationRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|run| run["status"] == "succeeded"));
+    // Nothing is left.
+    let again = stdout_json(&cli(&[
+        "dispatch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+        "--json",
+    ]));
+    assert_eq!(again["automationRuns"], json!([]));
+}
+
+#[test]
+fn serve_stops_on_sigterm_after_the_run_in_progress_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let automations = automations_file(dir.path(), announce());
+    feed(store, &automations, 0, 20);
+    let mut child = serve(store, &automations);
+    let mut out = wait_until_serving(&mut child);
+    // Stop it while it works through the backlog.
+    let mut line = String::new();
+    while !line.starts_with("automation announce") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "serve ended early");
+    }
+    let sent = Instant::now();
+    // SAFETY: sends a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let stopped_in = sent.elapsed();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.trim_end().ends_with("stopped"), "{rest}");
+    // Within one run: the default deadline is a second.
+    assert!(stopped_in < Duration::from_secs(3), "{stopped_in:?}");
+    // What it did is committed; a dispatch finishes the rest.
+    let finished = stdout_json(&cli(&[
+        "dispatch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+        "--json",
+    ]));
+    assert_eq!(finished["ok"], true);
+    check_each_event_ran_once(store, 20);
+}
+
+/// Every `maintenance.created` event of the store has exactly one
+/// automation run, succeeded, and exactly one notification queued and
+/// sent for it.
+fn check_each_event_ran_once(store: &str, windows: usize) {
+    let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
+    let events = history["events"].as_array().unwrap();
+    let created: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["trigger"] == "maintenance.created")
+        .collect();
+    assert_eq!(created.len(), windows);
+    let runs = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    let runs = runs["automationRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), windows, "one automation run per event");
+    for event in &created {
+        let window = event["payload"]["maintenanceId"].as_str().unwrap();
+        let of_event: Vec<&Value> = runs
+            .iter()
+            .filter(|run| run["eventId"] == event["eventId"])
+            .collect();
+        assert_eq!(of_event.len(), 1, "{window}");
+        assert_eq!(of_event[0]["status"], "succeeded", "{:#}", of_event[0]);
+        let queued = events
+            .iter()
+            .filter(|e| e["trigger"] == "notifications.queued" && e["payload"]["subject"] == window)
+            .count();
+        assert_eq!(queued, 1, "one notification for {window}");
+        let notification = of_event[0]["steps"][0]["externalId"].clone();
+        let sent = events
+            .iter()
+            .filter(|e| {
+                e["trigger"] == "notifications.sent"
+                    && e["payload"]["notificationId"] == notification
+            })
+            .count();
+        assert_eq!(sent, 1, "the notification for {window} sent once");
+    }
+}
+
+#[test]
+fn serve_killed_at_any_point_of_a_stream_loses_nothing_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let automations = automations_file(dir.path(), announce());
+    let rounds = 6;
+    let per_round = 15;
+    let mut left_unfinished = 0;
+    for round in 0..rounds {
+        // Events keep arriving while serve works, and serve is killed
+        // after a different number of committed steps each round.
+        let mut child = serve(store, &automations);
+        let mut out = wait_until_serving(&mut child);
+        let feeding = {
+            let (store, automations) = (store.to_owned(), automations.clone());
+            std::thread::spawn(move || feed(&store, &automations, round * per_round, per_round))
+        };
+        let mut steps_seen = 0;
+        let mut line = String::new();
+        while steps_seen <= round {
+            line.clear();
+            if out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if line.starts_with("automation ") {
+                steps_seen += 1;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        feeding.join().unwrap();
+        let runs = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+        left_unfinished += runs["automationRuns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|run| run["status"] != "succeeded")
+            .count();
+    }
+    assert!(left_unfinished > 0, "the kills interrupted the stream");
+    // And killed right before a step commits: the step is rolled back and
+    // runs again, once.
+    for n in [1, 2, 5] {
+        feed(store, &automations, 1000 + n, 1);
+        let output = harness()
+            .env("AUTOMATION_HARNESS_CRASH_AT", format!("before-commit:{n}"))
+            .args(["dispatch", "--automations", &automations, "--store", store])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "the crash happened");
+    }
+    let finished = cli(&[
+        "dispatch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+        "--json",
+    ]);
+    assert_eq!(stdout_json(&finished)["ok"], true);
+    check_each_event_ran_once(store, rounds * per_round + 3);
+}
