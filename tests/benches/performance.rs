@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use automation_harness::cache::ComponentCache;
 use automation_harness::{
-    Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome, RunRequest,
-    SqliteBackend,
+    Automations, Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome,
+    RunRequest, SqliteBackend,
 };
 use integration_tests::native::NATIVE_MAINTENANCE;
 use integration_tests::{PLUGIN_WASM, create_config, external_id, now};
@@ -29,6 +29,8 @@ struct Sizes {
     throughput_runs: usize,
     scale_windows: usize,
     scale_samples: usize,
+    /// Automation runs per round of the automations section.
+    automation_runs: usize,
 }
 
 /// What `cargo bench` measures.
@@ -39,6 +41,7 @@ const FULL: Sizes = Sizes {
     throughput_runs: 2_000,
     scale_windows: 100_000,
     scale_samples: 300,
+    automation_runs: 500,
 };
 
 /// What `cargo test --benches` runs: every section and assert, in
@@ -50,6 +53,7 @@ const SMOKE: Sizes = Sizes {
     throughput_runs: 10,
     scale_windows: 20,
     scale_samples: 3,
+    automation_runs: 4,
 };
 
 const ACTIONS: [&str; 5] = [
@@ -442,6 +446,105 @@ fn scale(plugin: &Plugin, sizes: Sizes) {
     println!("  ratio: {:.2}", large.as_secs_f64() / empty.as_secs_f64());
 }
 
+/// One step's config: a notification naming `subject`.
+fn notification(subject: &str) -> Value {
+    json!({"channel": "#ops", "subject": subject})
+}
+
+/// What dispatching costs: a single-step automation run (notifications.send)
+/// against running the same action directly, both with fresh instances on
+/// one SQLite store, in alternating rounds; and events turned into
+/// finished automation runs per second.
+fn automations(plugin: &Plugin, sizes: Sizes) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let backend: Arc<dyn Backend> =
+        Arc::new(SqliteBackend::open(&dir.path().join("store.sqlite3")).expect("SQLite opens"));
+    let notifications = Plugin::load(
+        &automation_harness::default_engine().expect("an engine"),
+        Path::new(integration_tests::NOTIFICATIONS_PLUGIN_WASM),
+    )
+    .expect("the notifications plugin loads");
+    let host = Harness::builder()
+        .backend(backend)
+        .fixed_clock(now())
+        .with_plugins(vec![plugin.clone(), notifications])
+        .expect("the plugins load side by side");
+    let document = json!({"automations": [{
+        "id": "announce",
+        "trigger": "maintenance.created",
+        "steps": [{"id": "send", "action": "notifications.send",
+                   "config": notification("{{trigger.payload.maintenanceId}}")}]
+    }]});
+    let checked = Automations::from_document("bench", &document, &host.catalogs())
+        .expect("the automation loads");
+    let host = host.with_automations(checked);
+    let rounds = 4;
+    let per_round = sizes.automation_runs.div_ceil(rounds);
+    let (mut direct, mut dispatched, mut triggering) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut next = 0;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..per_round {
+            next += 1;
+            let outcome = host
+                .run(RunRequest::new(
+                    "notifications.send",
+                    notification(&format!("direct {next}")),
+                ))
+                .expect("send runs");
+            assert!(outcome.is_ok());
+        }
+        direct += started.elapsed();
+        // The runs that record the automation runs, timed on their own.
+        let started = Instant::now();
+        for _ in 0..per_round {
+            next += 1;
+            let outcome = host
+                .run(RunRequest::new(
+                    "maintenance.set_system",
+                    json!({"systemId": format!("sys-{next}"), "durationMinutes": 30}),
+                ))
+                .expect("set_system runs");
+            assert!(outcome.is_ok());
+        }
+        triggering += started.elapsed();
+        let started = Instant::now();
+        let attempts = host
+            .dispatch_until(&|| false, &mut |_, _| {})
+            .expect("dispatch runs");
+        dispatched += started.elapsed();
+        assert_eq!(attempts, per_round);
+    }
+    let runs = per_round * rounds;
+    assert!(
+        automation_harness::automation::recorded_runs(host.backend().as_ref())
+            .expect("the runs read back")
+            .iter()
+            .all(|run| run.status == automation_harness::AutomationRunStatus::Succeeded)
+    );
+    let per = |total: Duration| micros(total) / runs as f64;
+    println!(
+        "\nAutomations on SQLite (WAL, synchronous=FULL; one thread; fresh instances; {runs} \
+         runs each, {rounds} alternating rounds)"
+    );
+    println!(
+        "  notifications.send run directly:               {:>8.0} µs per run",
+        per(direct)
+    );
+    println!(
+        "  the same as a one-step automation, dispatched: {:>8.0} µs per run  (ratio {:.2})",
+        per(dispatched),
+        dispatched.as_secs_f64() / direct.as_secs_f64()
+    );
+    println!(
+        "  events -> finished automation runs: {:.0} runs/s dispatched; {:.0} runs/s counting \
+         the set_system runs that fired the events and recorded them",
+        runs as f64 / dispatched.as_secs_f64(),
+        runs as f64 / (dispatched + triggering).as_secs_f64()
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
     // gets a smoke run of every section, so the asserts run with the
@@ -484,5 +587,8 @@ fn main() {
     }
     if wanted("scale") {
         scale(&plugin, sizes);
+    }
+    if wanted("automations") {
+        automations(&plugin, sizes);
     }
 }

@@ -588,8 +588,8 @@ mod loading {
         );
         let document = json!({ "automations": automations });
         Automations::from_document("file.json", &document, &host.catalogs())
-            .err()
-            .expect("the automations are refused")
+            .map(drop)
+            .expect_err("the automations are refused")
             .to_string()
     }
 

@@ -1,7 +1,8 @@
 //! The README's "Write a plugin" works as written: its plugin is the
 //! crate `tests/readme-plugin` (built by `tests/build.rs` like every
 //! component here, its unit tests run by `cargo test --workspace`), and
-//! its scenario passes against that component through the real host.
+//! its scenario passes against that component through the real host. Its
+//! "Automations" shows the example file as it is.
 
 use std::path::Path;
 
@@ -16,10 +17,13 @@ fn workspace() -> &'static Path {
 
 /// The first fenced block of `language` in the README's "Write a plugin".
 fn readme_block(language: &str) -> String {
+    section_block("## Write a plugin", language)
+}
+
+/// The first fenced block of `language` in the README's section `heading`.
+fn section_block(heading: &str, language: &str) -> String {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let start = readme
-        .find("## Write a plugin")
-        .expect("the section exists");
+    let start = readme.find(heading).expect("the section exists");
     let section = &readme[start..];
     let section = &section[..section[3..]
         .find("\n## ")
@@ -50,4 +54,29 @@ fn the_readme_scenario_passes_against_the_readme_plugin() {
     let report = run_scenario(&plugin, &scenario);
     assert!(report.passed, "{report:#?}");
     assert_eq!(report.steps.len(), 3);
+}
+
+/// The README's "Automations" shows an automation of
+/// `automations/ops.json` as it is there, and the file loads against the
+/// shipped plugins.
+#[test]
+fn the_readme_automation_is_the_example_files() {
+    let shown: serde_json::Value =
+        serde_json::from_str(&section_block("## Automations", "json")).unwrap();
+    let file = workspace().join("automations/ops.json");
+    let example: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let listed = example["automations"].as_array().unwrap();
+    assert!(
+        listed.contains(&shown),
+        "README's automation is in ops.json"
+    );
+    let host = automation_harness::Harness::builder()
+        .with_plugins(vec![
+            integration_tests::plugin(),
+            integration_tests::notifications_plugin(),
+        ])
+        .unwrap();
+    let automations = automation_harness::Automations::load(&file, &host.catalogs()).unwrap();
+    assert_eq!(automations.iter().count(), listed.len());
 }
