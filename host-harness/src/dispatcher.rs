@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 use crate::automation::{
     self, Attempt, Automation, AutomationError, AutomationRun, HOST, StepProgress,
 };
+use crate::harness::Harness;
 use crate::plugin_host::PluginHost;
 use crate::run::{AutomationContext, RunOutcome, RunRequest, TriggerScope};
+use crate::scheduler::{self, AlsoDue};
 
 /// How far one run got in one visit.
 enum Visit {
@@ -88,6 +90,29 @@ impl PluginHost {
                 return Ok(attempts);
             }
         }
+    }
+
+    /// Moves the shared fixed clock forward by `by`, running each job of
+    /// every plugin at every instant it falls due on the way, in time
+    /// order, then by qualified job id (see [`Harness::advance`]); with
+    /// automations, also dispatching what is due first, and again at every
+    /// instant a job ran or a retry falls due, with the clock standing
+    /// there.
+    ///
+    /// [`Harness::advance`]: crate::Harness::advance
+    pub fn advance(&self, by: chrono::Duration) -> anyhow::Result<Vec<RunOutcome>> {
+        let harnesses: Vec<&Harness> = self.harnesses().iter().collect();
+        let clock = self.fixed_clock.as_deref();
+        if self.automations.is_none() {
+            return scheduler::advance(&harnesses, clock, by, None);
+        }
+        let next_after = |after| automation::next_due_after(self.backend.as_ref(), after);
+        let run_due = || self.dispatch_until(&|| false, &mut |_, _| {}).map(drop);
+        let also = AlsoDue {
+            next_after: &next_after,
+            run_due: &run_due,
+        };
+        scheduler::advance(&harnesses, clock, by, Some(also))
     }
 
     /// The last sequence number an automation run got on this store: the
@@ -170,61 +195,66 @@ impl PluginHost {
     }
 
     /// Makes one attempt at the next step of `run`, and records how it
-    /// went; `None` when another dispatcher made the attempt first.
+    /// went; `None` when another dispatcher made the attempt first. An
+    /// error before the attempt was claimed (the store failed, the plugin
+    /// would not instantiate) made no attempt and is returned.
     fn attempt_step(
         &self,
         automation: &Automation,
         run: &AutomationRun,
         attempt: Attempt,
     ) -> anyhow::Result<Option<AutomationRun>> {
-        let now = self.clock.now();
-        let fail = |error: AutomationError, retryable: bool, outcome: Option<&RunOutcome>| {
-            let action = automation
-                .step(attempt.step)
-                .map_or("", |step| step.action.as_str());
-            let step =
-                automation::step_record(automation, attempt, action, outcome, Some(error.clone()));
-            let mut txn = self.backend.begin()?;
-            let moved = automation::record_failure(
-                txn.as_mut(),
-                automation,
-                attempt,
-                error,
-                retryable,
-                step,
-                now,
-            )?;
-            txn.commit()?;
-            anyhow::Ok(moved)
-        };
         let Some(step) = automation.step(attempt.step) else {
-            anyhow::bail!(
-                "automation {}: its run {} waits for step {}, which it does not have",
-                automation.id(),
-                run.automation_run_id,
-                attempt.step + 1
-            );
+            let error = AutomationError {
+                kind: HOST.into(),
+                message: format!(
+                    "automation {} has no step {} any more: its definition changed after \
+                     the run was recorded",
+                    automation.id(),
+                    attempt.step + 1
+                ),
+                step: None,
+            };
+            return self.record_failure_apart(automation, attempt, "", error, false, None);
         };
         let step_error = |kind: &str, message: String| AutomationError {
             kind: kind.to_owned(),
             message,
             step: Some(step.id.clone()),
         };
-        let config = match crate::template::resolve(&step.config, &template_scope(run)) {
+        let config = match crate::template::resolve_present(&step.config, &template_scope(run)) {
             Ok(config) => config,
             Err(problem) => {
-                let error = step_error(
-                    "invalid_config",
-                    format!(
-                        "automation {}, step {}: {problem}",
-                        automation.id(),
-                        step.id
-                    ),
+                let message = format!(
+                    "automation {}, step {}: {problem}",
+                    automation.id(),
+                    step.id
                 );
-                return fail(error, false, None);
+                let error = step_error("invalid_config", message);
+                return self.record_failure_apart(
+                    automation,
+                    attempt,
+                    &step.action,
+                    error,
+                    false,
+                    None,
+                );
             }
         };
-        let harness = self.route_action(&step.action)?;
+        let harness = match self.route_action(&step.action) {
+            Ok(harness) => harness,
+            Err(unknown) => {
+                let error = step_error(HOST, unknown.to_string());
+                return self.record_failure_apart(
+                    automation,
+                    attempt,
+                    &step.action,
+                    error,
+                    false,
+                    None,
+                );
+            }
+        };
         let context = AutomationContext {
             automation_id: automation.id().to_owned(),
             trigger: TriggerScope {
@@ -239,29 +269,70 @@ impl PluginHost {
         let mut progress = StepProgress {
             automation,
             attempt,
-            now,
-            committed: None,
+            clock: self.clock.as_ref(),
+            claimed: false,
+            recorded: None,
         };
-        match harness.run_step(request, context, &mut progress, run.depth) {
+        let result = harness.run_step(request, context, &mut progress, run.depth);
+        if let Some(recorded) = progress.recorded {
+            return Ok(Some(recorded));
+        }
+        // Not recorded with the run: refused before it ran (the host's
+        // config check), or failed while committing; record it apart.
+        match result {
             Ok(None) => Ok(None),
             Ok(Some(outcome)) => match &outcome.result {
-                Ok(_) => Ok(progress.committed),
+                Ok(_) => anyhow::bail!(
+                    "automation {}: step {} committed without its record",
+                    automation.id(),
+                    step.id
+                ),
                 Err(failure) => {
-                    let error = step_error(failure.kind(), failure.message());
-                    // Only what may pass later is retried.
-                    let retryable = failure.kind() == "internal";
-                    fail(error, retryable, Some(&outcome))
+                    let (error, retryable) =
+                        automation::action_error(failure, Some(step.id.clone()));
+                    self.record_failure_apart(
+                        automation,
+                        attempt,
+                        &step.action,
+                        error,
+                        retryable,
+                        Some(&outcome),
+                    )
                 }
             },
-            Err(host_error) => {
-                let message = format!("{host_error:#}")
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let error = step_error(HOST, message);
-                fail(error, true, None)
+            Err(error) if !progress.claimed => Err(error),
+            Err(error) => {
+                let error = automation::host_error(&error, Some(step.id.clone()));
+                self.record_failure_apart(automation, attempt, &step.action, error, true, None)
             }
         }
+    }
+
+    /// Records a failed attempt in a transaction of its own, unless
+    /// another dispatcher recorded that attempt first (`None`).
+    fn record_failure_apart(
+        &self,
+        automation: &Automation,
+        attempt: Attempt,
+        action: &str,
+        error: AutomationError,
+        retryable: bool,
+        outcome: Option<&RunOutcome>,
+    ) -> anyhow::Result<Option<AutomationRun>> {
+        let step =
+            automation::step_record(automation, attempt, action, outcome, Some(error.clone()));
+        let mut txn = self.backend.begin()?;
+        let recorded = automation::record_failure(
+            txn.as_mut(),
+            automation,
+            attempt,
+            error,
+            retryable,
+            step,
+            self.clock.now(),
+        )?;
+        txn.commit()?;
+        Ok(recorded)
     }
 }
 

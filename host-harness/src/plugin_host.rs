@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, ensure};
-use chrono::Duration;
 
 use crate::automation::{Automations, AutomationsError};
 use crate::backend::Backend;
@@ -16,7 +15,6 @@ use crate::catalog::Catalog;
 use crate::clock::{Clock, FixedClock};
 use crate::harness::{Harness, HarnessBuilder};
 use crate::run::{RunOutcome, RunRequest, UnknownAction};
-use crate::scheduler;
 use crate::wasm::Plugin;
 
 /// Loaded plugins side by side on one store, clock and randomness, and
@@ -26,7 +24,7 @@ pub struct PluginHost {
     harnesses: Vec<Harness>,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) clock: Arc<dyn Clock>,
-    fixed_clock: Option<Arc<FixedClock>>,
+    pub(crate) fixed_clock: Option<Arc<FixedClock>>,
     pub(crate) automations: Option<Arc<Automations>>,
 }
 
@@ -211,13 +209,5 @@ impl PluginHost {
             outcomes.extend(harness.tick()?);
         }
         Ok(outcomes)
-    }
-
-    /// Moves the shared fixed clock forward by `by`, running each job of
-    /// every plugin at every instant it falls due on the way, in time
-    /// order, then by qualified job id; see [`Harness::advance`].
-    pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
-        let harnesses: Vec<&Harness> = self.harnesses.iter().collect();
-        scheduler::advance(&harnesses, self.fixed_clock.as_deref(), by)
     }
 }

@@ -4,7 +4,7 @@
 //! checks each step's outcome against what it expects. A later step can
 //! use an earlier step's outcome through `{{<step-id>.<path>}}` templates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::automation::{Automations, AutomationsError};
+use crate::automation::{AutomationRun, Automations, AutomationsError};
 use crate::backend::MemoryBackend;
 use crate::catalog::Catalog;
 use crate::harness::Harness;
@@ -397,13 +397,24 @@ fn run_part_of(
     run_part: &Value,
     outcomes: &BTreeMap<String, Value>,
 ) -> anyhow::Result<(Option<String>, Value)> {
-    let Some(_) = harness.automations() else {
+    if harness.automations().is_none() {
         return run_only(harness, run_part, outcomes);
-    };
-    let watermark = harness.automation_watermark()?;
+    }
+    // Everything recorded before, to tell what the step started or moved,
+    // whether its own dispatch or an `advance` along the way did it.
+    let before: HashMap<String, AutomationRun> = harness
+        .automation_runs_since(0)?
+        .into_iter()
+        .map(|run| (run.automation_run_id.clone(), run))
+        .collect();
     let (id, mut outcome) = run_only(harness, run_part, outcomes)?;
-    let runs = harness.dispatch_since(watermark)?;
-    outcome["automationRuns"] = serde_json::to_value(runs)?;
+    harness.dispatch()?;
+    let touched: Vec<AutomationRun> = harness
+        .automation_runs_since(0)?
+        .into_iter()
+        .filter(|run| before.get(&run.automation_run_id) != Some(run))
+        .collect();
+    outcome["automationRuns"] = serde_json::to_value(touched)?;
     Ok((id, outcome))
 }
 

@@ -141,25 +141,17 @@ impl Harness {
     /// standing at that instant. Advancing two minutes past two due
     /// instants of a job runs it twice.
     pub fn advance(&self, by: Duration) -> anyhow::Result<Vec<RunOutcome>> {
-        advance(&[self], self.fixed_clock.as_deref(), by)
+        advance(&[self], self.fixed_clock.as_deref(), by, None)
     }
 }
 
-/// Moves `clock`, which every harness of `harnesses` reads, forward by
-/// `by`, running each of their jobs at every instant it falls due on the
-/// way, in time order, then by qualified job id.
-pub(crate) fn advance(
-    harnesses: &[&Harness],
-    clock: Option<&FixedClock>,
-    by: Duration,
-) -> anyhow::Result<Vec<RunOutcome>> {
-    ensure!(
-        by >= Duration::zero(),
-        "time cannot go backwards (advance by {by})"
-    );
-    let clock = clock.ok_or_else(|| anyhow!("advancing time needs a fixed clock"))?;
-    let start = clock.now();
-    let end = start + by;
+/// Every job of `harnesses` at every instant in `(start, end]` it falls
+/// due, in time order, then by qualified job id.
+pub(crate) fn due_jobs<'a>(
+    harnesses: &[&'a Harness],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, &'a Harness, &'a JobInfo)> {
     let mut due: Vec<(DateTime<Utc>, &Harness, &JobInfo)> = harnesses
         .iter()
         .flat_map(|harness| {
@@ -171,12 +163,65 @@ pub(crate) fn advance(
         })
         .collect();
     due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.id.cmp(&b.2.id)));
-    let mut outcomes = Vec::with_capacity(due.len());
-    for (at, harness, job) in due {
-        clock.set(at);
-        outcomes.extend(harness.run_job(&job.local_id, at)?);
+    due
+}
+
+/// Work besides jobs that falls due as time moves, such as automation
+/// retries: when it is next due, and how to run what is due.
+pub(crate) struct AlsoDue<'a> {
+    /// The first instant after the given one at which something falls due.
+    pub next_after: &'a dyn Fn(DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>>,
+    /// Runs what is due at the clock's instant.
+    pub run_due: &'a dyn Fn() -> anyhow::Result<()>,
+}
+
+/// Moves `clock`, which every harness of `harnesses` reads, forward by
+/// `by`, running each of their jobs at every instant it falls due on the
+/// way, in time order, then by qualified job id, with the clock standing at
+/// that instant; and `also`'s work at each instant it falls due, after
+/// the jobs of that instant.
+pub(crate) fn advance(
+    harnesses: &[&Harness],
+    clock: Option<&FixedClock>,
+    by: Duration,
+    also: Option<AlsoDue<'_>>,
+) -> anyhow::Result<Vec<RunOutcome>> {
+    ensure!(
+        by >= Duration::zero(),
+        "time cannot go backwards (advance by {by})"
+    );
+    let clock = clock.ok_or_else(|| anyhow!("advancing time needs a fixed clock"))?;
+    let start = clock.now();
+    let end = start + by;
+    let mut jobs = due_jobs(harnesses, start, end).into_iter().peekable();
+    let mut outcomes = Vec::new();
+    let run_also = || match &also {
+        Some(also) => (also.run_due)(),
+        None => Ok(()),
+    };
+    run_also()?;
+    loop {
+        let next_job = jobs.peek().map(|(at, _, _)| *at);
+        let next_other = match &also {
+            Some(also) => (also.next_after)(clock.now())?,
+            None => None,
+        };
+        let Some(next) = [next_job, next_other]
+            .into_iter()
+            .flatten()
+            .min()
+            .filter(|next| *next <= end)
+        else {
+            break;
+        };
+        clock.set(next);
+        while let Some((at, harness, job)) = jobs.next_if(|(at, _, _)| *at == next) {
+            outcomes.extend(harness.run_job(&job.local_id, at)?);
+        }
+        run_also()?;
     }
     clock.set(end);
+    run_also()?;
     Ok(outcomes)
 }
 

@@ -19,6 +19,12 @@ pub enum TemplateError {
         /// The first segment of the path.
         root: String,
     },
+    /// The path leads to null where a value is required.
+    #[error("template {{{{{reference}}}}}: it is null")]
+    Null {
+        /// What was between the braces, trimmed.
+        reference: String,
+    },
     /// The path leads nowhere.
     #[error("template {{{{{reference}}}}}: {root:?} has nothing at {segment:?}")]
     Missing {
@@ -34,18 +40,42 @@ pub enum TemplateError {
 /// Replaces every template in the strings of `value` with what it names
 /// in `scope`, whose keys are the roots.
 pub fn resolve(value: &Value, scope: &BTreeMap<String, Value>) -> Result<Value, TemplateError> {
+    resolve_with(value, scope, Nulls::Allowed)
+}
+
+/// [`resolve`], refusing a template that names null, such as the external
+/// id of a step that reported none: automation steps, where a value that
+/// is not there must fail the step rather than become `null` or "null".
+pub fn resolve_present(
+    value: &Value,
+    scope: &BTreeMap<String, Value>,
+) -> Result<Value, TemplateError> {
+    resolve_with(value, scope, Nulls::Refused)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Nulls {
+    Allowed,
+    Refused,
+}
+
+fn resolve_with(
+    value: &Value,
+    scope: &BTreeMap<String, Value>,
+    nulls: Nulls,
+) -> Result<Value, TemplateError> {
     Ok(match value {
-        Value::String(text) => resolve_text(text, scope)?,
+        Value::String(text) => resolve_text(text, scope, nulls)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| resolve(item, scope))
+                .map(|item| resolve_with(item, scope, nulls))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(object) => Value::Object(
             object
                 .iter()
-                .map(|(key, value)| Ok((key.clone(), resolve(value, scope)?)))
+                .map(|(key, value)| Ok((key.clone(), resolve_with(value, scope, nulls)?)))
                 .collect::<Result<_, _>>()?,
         ),
         other => other.clone(),
@@ -82,13 +112,17 @@ fn collect_references(value: &Value, found: &mut Vec<String>) {
     }
 }
 
-fn resolve_text(text: &str, scope: &BTreeMap<String, Value>) -> Result<Value, TemplateError> {
+fn resolve_text(
+    text: &str,
+    scope: &BTreeMap<String, Value>,
+    nulls: Nulls,
+) -> Result<Value, TemplateError> {
     if let Some(inner) = text
         .strip_prefix("{{")
         .and_then(|rest| rest.strip_suffix("}}"))
         && !inner.contains("{{")
     {
-        return lookup(inner.trim(), scope);
+        return lookup(inner.trim(), scope, nulls);
     }
     let mut resolved = String::new();
     let mut rest = text;
@@ -97,7 +131,7 @@ fn resolve_text(text: &str, scope: &BTreeMap<String, Value>) -> Result<Value, Te
             break;
         };
         resolved.push_str(&rest[..start]);
-        let value = lookup(rest[start + 2..start + length].trim(), scope)?;
+        let value = lookup(rest[start + 2..start + length].trim(), scope, nulls)?;
         match value {
             Value::String(text) => resolved.push_str(&text),
             other => resolved.push_str(&other.to_string()),
@@ -108,7 +142,11 @@ fn resolve_text(text: &str, scope: &BTreeMap<String, Value>) -> Result<Value, Te
     Ok(Value::String(resolved))
 }
 
-fn lookup(reference: &str, scope: &BTreeMap<String, Value>) -> Result<Value, TemplateError> {
+fn lookup(
+    reference: &str,
+    scope: &BTreeMap<String, Value>,
+    nulls: Nulls,
+) -> Result<Value, TemplateError> {
     let mut segments = reference.split('.');
     let root = segments.next().unwrap_or_default();
     let mut value = scope.get(root).ok_or_else(|| TemplateError::UnknownRoot {
@@ -126,6 +164,11 @@ fn lookup(reference: &str, scope: &BTreeMap<String, Value>) -> Result<Value, Tem
             root: root.to_owned(),
             segment: segment.to_owned(),
         })?;
+    }
+    if value.is_null() && nulls == Nulls::Refused {
+        return Err(TemplateError::Null {
+            reference: reference.to_owned(),
+        });
     }
     Ok(value.clone())
 }
@@ -175,6 +218,28 @@ mod tests {
         assert_eq!(
             error.to_string(),
             r#"template {{park.events.5}}: "park" has nothing at "5""#
+        );
+    }
+
+    #[test]
+    fn a_strict_resolve_refuses_null() {
+        let scope = BTreeMap::from([("s".to_owned(), json!({"id": null, "n": 1}))]);
+        assert_eq!(resolve(&json!("{{s.id}}"), &scope).unwrap(), json!(null));
+        assert_eq!(
+            resolve(&json!("x{{s.id}}"), &scope).unwrap(),
+            json!("xnull")
+        );
+        for template in ["{{s.id}}", "x{{s.id}}"] {
+            assert_eq!(
+                resolve_present(&json!(template), &scope)
+                    .unwrap_err()
+                    .to_string(),
+                "template {{s.id}}: it is null"
+            );
+        }
+        assert_eq!(
+            resolve_present(&json!("{{s.n}}"), &scope).unwrap(),
+            json!(1)
         );
     }
 

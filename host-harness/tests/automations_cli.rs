@@ -299,44 +299,112 @@ fn dispatch_drains_what_batch_recorded() {
 }
 
 #[test]
-fn serve_stops_on_sigterm_after_the_run_in_progress_and_exits_0() {
+fn serve_stops_on_sigterm_or_sigint_after_the_run_in_progress_and_exits_0() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store.sqlite3");
+        let store = store.to_str().unwrap();
+        let automations = automations_file(dir.path(), announce());
+        let windows = 150;
+        feed(store, &automations, 0, windows);
+        let mut child = serve(store, &automations);
+        let mut out = wait_until_serving(&mut child);
+        // Stop it while it works through the backlog.
+        let mut line = String::new();
+        while !line.starts_with("automation announce") {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "serve ended early");
+        }
+        let sent = Instant::now();
+        // SAFETY: sends a signal to our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        let stopped_in = sent.elapsed();
+        assert_eq!(status.code(), Some(0), "signal {signal}: {rest}");
+        assert!(rest.trim_end().ends_with("stopped"), "{rest}");
+        // Within one run (the default deadline is a second), not after the
+        // backlog.
+        assert!(stopped_in < Duration::from_secs(3), "{stopped_in:?}");
+        let left = stdout_json(&cli(&[
+            "runs", "--store", store, "--status", "pending", "--json",
+        ]));
+        assert!(
+            !left["automationRuns"].as_array().unwrap().is_empty(),
+            "serve stopped before the end of the backlog"
+        );
+        // What it did is committed and whole; a dispatch finishes the rest.
+        let finished = stdout_json(&cli(&[
+            "dispatch",
+            "--automations",
+            &automations,
+            "--store",
+            store,
+            "--json",
+        ]));
+        assert_eq!(finished["ok"], true);
+        check_each_event_ran_once(store, windows);
+    }
+}
+
+#[test]
+fn the_automation_runs_an_event_starts_commit_with_the_run_that_fired_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.sqlite3");
     let store = store.to_str().unwrap();
     let automations = automations_file(dir.path(), announce());
-    feed(store, &automations, 0, 20);
-    let mut child = serve(store, &automations);
-    let mut out = wait_until_serving(&mut child);
-    // Stop it while it works through the backlog.
-    let mut line = String::new();
-    while !line.starts_with("automation announce") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "serve ended early");
-    }
-    let sent = Instant::now();
-    // SAFETY: sends a signal to our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    let stopped_in = sent.elapsed();
-    assert_eq!(status.code(), Some(0), "{rest}");
-    assert!(rest.trim_end().ends_with("stopped"), "{rest}");
-    // Within one run: the default deadline is a second.
-    assert!(stopped_in < Duration::from_secs(3), "{stopped_in:?}");
-    // What it did is committed; a dispatch finishes the rest.
-    let finished = stdout_json(&cli(&[
-        "dispatch",
-        "--automations",
-        &automations,
-        "--store",
-        store,
-        "--json",
-    ]));
-    assert_eq!(finished["ok"], true);
-    check_each_event_ran_once(store, 20);
+    // Abort right before the second commit: the run's own commit went
+    // through, the first step's did not. The event's automation run must
+    // be there, pending, from the run's commit alone.
+    let output = harness()
+        .env("AUTOMATION_HARNESS_CRASH_AT", "before-commit:2")
+        .args([
+            "run",
+            "set_system",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+            "--automations",
+            &automations,
+            "--store",
+            store,
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the crash happened");
+    let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "the run committed; no step did");
+    let runs = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    let runs = runs["automationRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["eventId"], events[0]["eventId"]);
+    assert_eq!(runs[0]["status"], "pending");
+    // And one before the run's own commit leaves neither.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let output = harness()
+        .env("AUTOMATION_HARNESS_CRASH_AT", "before-commit:1")
+        .args([
+            "run",
+            "set_system",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+            "--automations",
+            &automations,
+            "--store",
+            store,
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
+    assert_eq!(history["events"], json!([]));
+    let runs = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    assert_eq!(runs["automationRuns"], json!([]));
 }
 
 /// Every `maintenance.created` event of the store has exactly one

@@ -237,6 +237,8 @@ fn templates_see_the_trigger_and_earlier_steps(store: TestStore) {
             "contextKey": event.context_key,
         })
     );
+    // Each step starts over at attempt 1.
+    assert_eq!(look.steps[1].artifact.as_ref().unwrap()["attempt"], 1);
     let ctx_run = look.steps[0].run_id.clone().unwrap();
     assert_eq!(
         look.steps[1].artifact.as_ref().unwrap()["value"],
@@ -379,9 +381,10 @@ fn a_step_failing_internal_is_retried_with_backoff_until_it_passes(store: TestSt
     );
     // Not due yet: nothing runs.
     advance(&host, Duration::seconds(29));
-    assert!(host.dispatch().unwrap().is_empty());
+    assert_eq!(recorded(&host), first);
+    // Advancing runs the retry when it falls due.
     advance(&host, Duration::seconds(1));
-    let second = host.dispatch().unwrap();
+    let second = recorded(&host);
     assert_eq!(second[0].status, AutomationRunStatus::Retrying);
     assert_eq!(second[0].attempts, 2);
     assert_eq!(
@@ -394,7 +397,7 @@ fn a_step_failing_internal_is_retried_with_backoff_until_it_passes(store: TestSt
         Some("2026-03-01T10:01:30.000Z")
     );
     advance(&host, Duration::seconds(60));
-    let third = host.dispatch().unwrap();
+    let third = recorded(&host);
     assert_eq!(third[0].status, AutomationRunStatus::Succeeded);
     assert_eq!(third[0].attempts, 3);
     assert_eq!(third[0].error, None);
@@ -405,6 +408,29 @@ fn a_step_failing_internal_is_retried_with_backoff_until_it_passes(store: TestSt
     assert_eq!(
         changes[0].next,
         Some(json!({"key": key, "value": "attempt 3"}))
+    );
+}
+
+fn one_advance_runs_every_retry_that_falls_due_on_the_way(store: TestStore) {
+    let host = store.automation_host(json!([{
+        "id": "flaky",
+        "trigger": "maintenance.created",
+        "retry": {"maxAttempts": 3, "backoff": "PT30S"},
+        "steps": [{"id": "try", "action": "probe.flaky",
+                   "config": {"key": "k", "succeedOn": 3}}]
+    }]));
+    run(&host, "set_system", park("db-1"));
+    assert_eq!(host.dispatch().unwrap()[0].attempts, 1);
+    // Attempt 2 falls due at 10:00:30 and fails; attempt 3 at 10:01:30.
+    advance(&host, Duration::minutes(5));
+    let runs = recorded(&host);
+    assert_eq!(runs[0].status, AutomationRunStatus::Succeeded);
+    assert_eq!(runs[0].attempts, 3);
+    let changes = probe_changes(&host);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        changes[0].occurred_at, "2026-03-01T10:01:30.000Z",
+        "the retry ran when it fell due, not at the end of the advance"
     );
 }
 
@@ -432,14 +458,14 @@ fn a_step_that_keeps_failing_fails_after_its_last_attempt(store: TestStore) {
         first[0].error
     );
     advance(&host, Duration::minutes(1));
-    let last = host.dispatch().unwrap();
+    let last = recorded(&host);
     assert_eq!(last[0].status, AutomationRunStatus::Failed);
     assert_eq!(last[0].attempts, 2);
     assert_eq!(last[0].steps.len(), 1);
     assert!(!last[0].steps[0].ok);
     assert_eq!(last[0].error.as_ref().unwrap().step.as_deref(), Some("try"));
     advance(&host, Duration::hours(1));
-    assert!(host.dispatch().unwrap().is_empty());
+    assert_eq!(recorded(&host), last);
     // The failed attempts changed nothing.
     assert!(probe_changes(&host).is_empty());
 }
@@ -459,21 +485,26 @@ fn not_found_is_not_retried(store: TestStore) {
     assert_eq!(error.kind, "not_found");
     assert_eq!(error.message, "Maintenance not found: no-such-window");
     advance(&host, Duration::hours(1));
-    assert!(host.dispatch().unwrap().is_empty());
+    assert_eq!(recorded(&host), runs);
 }
 
 fn runs_of_one_context_key_keep_event_order_under_four_dispatchers(store: TestStore) {
+    // Two steps per run: runs of one key that overlapped would interleave
+    // their "a" and "b" entries.
     let automations = json!([{
         "id": "collect",
         "trigger": "probe.recorded",
         "when": "payload.key.startsWith('k')",
-        "retry": {"maxAttempts": 3, "backoff": "PT1S"},
-        "steps": [{"id": "add", "action": "probe.append",
-                   "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}"}}]
+        "steps": [
+            {"id": "a", "action": "probe.append",
+             "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}a"}},
+            {"id": "b", "action": "probe.append",
+             "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}b"}}
+        ]
     }]);
     let host = store.automation_host(automations.clone());
     let keys = ["k0", "k1", "k2", "k3"];
-    let per_key = 12;
+    let per_key = 10;
     for round in 0..per_key {
         for key in keys {
             run(
@@ -500,7 +531,9 @@ fn runs_of_one_context_key_keep_event_order_under_four_dispatchers(store: TestSt
             .all(|run| run.status == AutomationRunStatus::Succeeded),
         "{runs:#?}"
     );
-    let expected: Vec<String> = (0..per_key).map(|round| format!("{round:02}")).collect();
+    let expected: Vec<String> = (0..per_key)
+        .flat_map(|round| [format!("{round:02}a"), format!("{round:02}b")])
+        .collect();
     for key in keys {
         let last = runs
             .iter()
@@ -508,11 +541,99 @@ fn runs_of_one_context_key_keep_event_order_under_four_dispatchers(store: TestSt
             .find(|run| run.context_key.as_deref() == Some(key))
             .unwrap();
         assert_eq!(
-            last.steps[0].artifact.as_ref().unwrap()["list"],
+            last.steps[1].artifact.as_ref().unwrap()["list"],
             json!(expected),
-            "the list of {key}: every run once, in event order"
+            "the list of {key}: every step once, runs in event order, never overlapping"
         );
     }
+}
+
+fn a_retrying_run_holds_back_later_runs_of_its_key_only(store: TestStore) {
+    let host = store.automation_host(json!([{
+        "id": "collect",
+        "trigger": "probe.recorded",
+        "when": "payload.key.startsWith('k')",
+        "retry": {"maxAttempts": 3, "backoff": "PT1M"},
+        "steps": [{"id": "add", "action": "probe.append",
+                   "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}"}}]
+    }]));
+    // The first run of k0 fails its first attempt ("!" values do).
+    run(
+        &host,
+        "probe.record",
+        json!({"key": "k0", "value": "!first"}),
+    );
+    run(
+        &host,
+        "probe.record",
+        json!({"key": "k0", "value": "second"}),
+    );
+    run(
+        &host,
+        "probe.record",
+        json!({"key": "k1", "value": "other"}),
+    );
+    let runs = host.dispatch().unwrap();
+    let status: Vec<(&str, AutomationRunStatus)> = runs
+        .iter()
+        .map(|run| (run.context_key.as_deref().unwrap(), run.status))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("k0", AutomationRunStatus::Retrying),
+            ("k1", AutomationRunStatus::Succeeded)
+        ],
+        "k0's second run waits; k1 goes on"
+    );
+    let waiting = recorded(&host);
+    assert_eq!(waiting[1].status, AutomationRunStatus::Pending);
+    assert!(waiting[1].steps.is_empty());
+    advance(&host, Duration::minutes(1));
+    let lists: Vec<Value> = recorded(&host)
+        .iter()
+        .filter(|run| run.context_key.as_deref() == Some("k0"))
+        .map(|run| run.steps[0].artifact.as_ref().unwrap()["list"].clone())
+        .collect();
+    assert_eq!(
+        lists,
+        [json!(["!first"]), json!(["!first", "second"])],
+        "the held run ran after the retry, in event order"
+    );
+}
+
+fn invalid_config_is_not_retried_whoever_finds_it(store: TestStore) {
+    let host = store.automation_host(json!([
+        {
+            "id": "host-check",
+            "trigger": "maintenance.created",
+            "steps": [{"id": "s", "action": "probe.flaky", "config": {"key": "k", "succeedOn": 0}}]
+        },
+        {
+            "id": "plugin-check",
+            "trigger": "maintenance.created",
+            "steps": [{"id": "s", "action": "probe.record", "config": {"value": "no key"}}]
+        }
+    ]));
+    run(&host, "set_system", park("db-1"));
+    let runs = host.dispatch().unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(run.status, AutomationRunStatus::Failed, "{run:#?}");
+        assert_eq!(run.attempts, 1);
+        assert_eq!(run.error.as_ref().unwrap().kind, "invalid_config");
+    }
+    assert!(
+        runs[0]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("/succeedOn")
+    );
+    assert!(runs[1].error.as_ref().unwrap().message.contains("/key"));
+    // The plugin ran for the second, so its step names the run.
+    assert!(runs[1].steps[0].run_id.is_some());
 }
 
 fn a_crash_between_commit_and_dispatch_loses_nothing(store: TestStore) {
@@ -573,6 +694,9 @@ on_every_backend!(
     a_step_that_keeps_failing_fails_after_its_last_attempt,
     not_found_is_not_retried,
     runs_of_one_context_key_keep_event_order_under_four_dispatchers,
+    a_retrying_run_holds_back_later_runs_of_its_key_only,
+    invalid_config_is_not_retried_whoever_finds_it,
+    one_advance_runs_every_retry_that_falls_due_on_the_way,
     a_crash_between_commit_and_dispatch_loses_nothing,
     a_failed_run_starts_nothing,
 );
@@ -712,5 +836,61 @@ mod loading {
         }]));
         run(&host, "set_system", park("db-1"));
         assert!(recorded(&host).is_empty());
+    }
+}
+
+mod scenarios {
+    use super::*;
+    use automation_harness::scenario::{Scenario, run_scenario_with};
+
+    /// A scenario's automations: each step's outcome lists the automation
+    /// runs it started or moved, and `advance` dispatches the retries that
+    /// fall due.
+    #[test]
+    fn a_scenario_sees_retries_fall_due_as_the_clock_advances() {
+        let scenario: Scenario = serde_json::from_value(json!({
+            "name": "a retry in a scenario",
+            "now": "2026-03-01T10:00:00.000Z",
+            "automations": [{
+                "id": "flaky",
+                "trigger": "probe.recorded",
+                "when": "payload.key == 'k'",
+                "retry": {"maxAttempts": 3, "backoff": "PT1M"},
+                "steps": [{"id": "try", "action": "probe.flaky",
+                           "config": {"key": "f", "succeedOn": 2}}]
+            }],
+            "steps": [
+                {"id": "rec", "run": "probe.record", "config": {"key": "k", "value": "v"},
+                 "expect": {"ok": true, "automationRuns": [{
+                     "automation": "flaky", "trigger": "probe.recorded", "contextKey": "k",
+                     "depth": 1, "status": "retrying", "attempts": 1,
+                     "error": {"kind": "internal", "message": "attempt 1 of f fails", "step": "try"},
+                     "steps": [],
+                     "nextAttemptAt": "2026-03-01T10:01:00.000Z"
+                 }]}},
+                {"advance": "PT30S", "expect": {"automationRuns": []}},
+                {"advance": "PT30S", "expect": {"automationRuns": [{
+                    "automation": "flaky", "status": "succeeded", "attempts": 2, "error": null,
+                    "steps": [{"id": "try", "action": "probe.flaky", "ok": true,
+                               "artifact": {"attempt": 2, "automationId": "flaky"}}]
+                }]}},
+                {"run": "probe.record", "config": {"key": "other", "value": "v"},
+                 "expect": {"automationRuns": []}}
+            ]
+        }))
+        .unwrap();
+        let plugins = vec![
+            integration_tests::plugin(),
+            integration_tests::probe_plugin(),
+        ];
+        let report = run_scenario_with(&plugins, &scenario);
+        assert!(report.passed, "{report:#?}");
+
+        // The expectation is checked: a wrong one fails the step.
+        let mut wrong = scenario.clone();
+        wrong.steps[2]["expect"]["automationRuns"][0]["attempts"] = json!(3);
+        let report = run_scenario_with(&plugins, &wrong);
+        assert!(!report.passed);
+        assert_eq!(report.steps[2].mismatches[0].what, "automationRuns");
     }
 }

@@ -187,6 +187,22 @@ fn actor_value(actor: &Actor) -> Value {
     serde_json::json!({ "type": actor.kind, "id": actor.id, "name": actor.name })
 }
 
+#[cfg(test)]
+impl Automation {
+    /// An automation taken as written, for the crate's unit tests.
+    pub(crate) fn unchecked(definition: AutomationDefinition) -> Self {
+        let backoff = parse_duration(&definition.retry.backoff).unwrap_or_default();
+        Self {
+            condition: definition
+                .when
+                .as_deref()
+                .map(|when| compile_condition(when).expect("the condition compiles")),
+            definition,
+            backoff,
+        }
+    }
+}
+
 /// Every automation a host runs, checked against the loaded plugins'
 /// catalogs, with the host's depth limit.
 pub struct Automations {
@@ -338,20 +354,21 @@ impl Automations {
                 problems,
             });
         }
-        let mut by_trigger: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (index, automation) in automations.iter().enumerate() {
-            if automation.definition.enabled {
-                by_trigger
-                    .entry(automation.definition.trigger.clone())
-                    .or_default()
-                    .push(index);
-            }
-        }
         Ok(Self {
+            by_trigger: index_by_trigger(&automations),
             automations,
-            by_trigger,
             depth_limit: DEFAULT_DEPTH_LIMIT,
         })
+    }
+
+    /// Automations taken as written, for the crate's unit tests.
+    #[cfg(test)]
+    pub(crate) fn unchecked(automations: Vec<Automation>) -> Self {
+        Self {
+            by_trigger: index_by_trigger(&automations),
+            automations,
+            depth_limit: DEFAULT_DEPTH_LIMIT,
+        }
     }
 
     /// Sets how deep a chain of automation runs may go (at least 1).
@@ -404,6 +421,20 @@ impl std::fmt::Debug for Automations {
             .field("depth_limit", &self.depth_limit)
             .finish()
     }
+}
+
+/// The indexes of the enabled automations, by trigger.
+fn index_by_trigger(automations: &[Automation]) -> BTreeMap<String, Vec<usize>> {
+    let mut by_trigger: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, automation) in automations.iter().enumerate() {
+        if automation.definition.enabled {
+            by_trigger
+                .entry(automation.definition.trigger.clone())
+                .or_default()
+                .push(index);
+        }
+    }
+    by_trigger
 }
 
 /// A schema problem as one line naming the automation (by id, when it has

@@ -109,12 +109,18 @@ pub fn recorded_runs(backend: &dyn Backend) -> anyhow::Result<Vec<AutomationRun>
         .collect())
 }
 
-/// When the earliest unfinished run of `backend` is due, if one is.
-pub fn next_due(backend: &dyn Backend) -> anyhow::Result<Option<DateTime<Utc>>> {
+/// The earliest instant after `after` at which an unfinished run of
+/// `backend` falls due, if one does. (Runs already due are not counted:
+/// one held back by an earlier run of its key falls due with nothing.)
+pub fn next_due_after(
+    backend: &dyn Backend,
+    after: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
     let mut txn = backend.begin()?;
     Ok(queue(txn.as_mut())?
         .into_iter()
         .map(|(_, entry)| entry.due_at)
+        .filter(|due| *due > after)
         .min())
 }
 

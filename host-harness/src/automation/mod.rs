@@ -20,9 +20,11 @@ pub use definition::{
     AUTOMATIONS_SCHEMA, Automation, AutomationDefinition, Automations, AutomationsError,
     DEFAULT_DEPTH_LIMIT, RetryDefinition, StepDefinition,
 };
-pub use ledger::{QueueEntry, next_due, recorded_runs};
+pub use ledger::{QueueEntry, next_due_after, recorded_runs};
 pub use outbox::{CONDITION, DEPTH_LIMIT, HOST};
 pub use record::{AutomationError, AutomationRun, AutomationRunStatus, StepEvent, StepRecord};
 
 pub(crate) use ledger::{Attempt, last_sequence, queue, read_run, runs_after};
-pub(crate) use outbox::{Outbox, StepProgress, record_failure, step_record};
+pub(crate) use outbox::{
+    Outbox, StepProgress, action_error, host_error, record_failure, step_record,
+};

@@ -8,9 +8,9 @@ use super::definition::{Automation, Automations, Condition};
 use super::ledger::{self, Attempt};
 use super::record::{AutomationError, AutomationRun, AutomationRunStatus, StepEvent, StepRecord};
 use crate::backend::Transaction;
-use crate::clock::{Randomness, format_instant};
+use crate::clock::{Clock, Randomness, format_instant};
 use crate::records::EventRecord;
-use crate::run::{Bookkeeping, RunOutcome};
+use crate::run::{ActionFailure, Bookkeeping, RunFailure, RunOutcome};
 
 /// Error kind of a run refused because its chain went too deep.
 pub const DEPTH_LIMIT: &str = "depth_limit";
@@ -103,21 +103,28 @@ impl Bookkeeping for Outbox<'_> {
     }
 }
 
-/// A step's claim on its attempt, and its record once it commits: of two
-/// dispatchers making the same attempt, whichever takes the store's write
-/// lock first runs it; the other then finds it made and runs nothing.
+/// A step's claim on its attempt, and its record once it commits or
+/// fails, in the step's own transaction: of two dispatchers making the
+/// same attempt, whichever takes the store's write lock first runs it; the
+/// other then finds it made and runs nothing.
 pub(crate) struct StepProgress<'a> {
     pub automation: &'a Automation,
     pub attempt: Attempt,
-    pub now: DateTime<Utc>,
-    /// The run as recorded with the step, once it committed.
-    pub committed: Option<AutomationRun>,
+    /// The clock the run reads: a retry's backoff counts from when the
+    /// attempt failed.
+    pub clock: &'a dyn Clock,
+    /// Whether the attempt was claimed (and so counts).
+    pub claimed: bool,
+    /// The run as recorded with the step's commit or failure.
+    pub recorded: Option<AutomationRun>,
 }
 
 impl Bookkeeping for StepProgress<'_> {
     fn claim(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<bool> {
-        Ok(ledger::read_run(txn, self.attempt.sequence)?
-            .is_some_and(|run| self.attempt.is_awaited_by(&run, self.now)))
+        let now = self.clock.now();
+        self.claimed = ledger::read_run(txn, self.attempt.sequence)?
+            .is_some_and(|run| self.attempt.is_awaited_by(&run, now));
+        Ok(self.claimed)
     }
 
     fn record(&mut self, txn: &mut dyn Transaction, outcome: &RunOutcome) -> anyhow::Result<()> {
@@ -131,10 +138,81 @@ impl Bookkeeping for StepProgress<'_> {
             Some(outcome),
             None,
         );
-        run.step_committed(self.automation, self.attempt, step, self.now);
+        run.step_committed(self.automation, self.attempt, step, self.clock.now());
         ledger::write_run(txn, self.attempt.sequence, &run)?;
-        self.committed = Some(run);
+        self.recorded = Some(run);
         Ok(())
+    }
+
+    fn record_failure(
+        &mut self,
+        txn: &mut dyn Transaction,
+        failure: &RunFailure<'_>,
+    ) -> anyhow::Result<bool> {
+        let definition = self.automation.step(self.attempt.step);
+        let step_id = definition.map(|step| step.id.clone());
+        let action = definition.map_or("", |step| step.action.as_str());
+        let (error, retryable, outcome) = match failure {
+            RunFailure::Failed(outcome) => match &outcome.result {
+                Ok(_) => anyhow::bail!("a successful run is not a failure"),
+                Err(failure) => {
+                    let (error, retryable) = action_error(failure, step_id);
+                    (error, retryable, Some(*outcome))
+                }
+            },
+            RunFailure::Host { error, .. } => (host_error(error, step_id), true, None),
+        };
+        let mut step = step_record(
+            self.automation,
+            self.attempt,
+            action,
+            outcome,
+            Some(error.clone()),
+        );
+        if let RunFailure::Host { run_id, .. } = failure {
+            step.run_id = Some((*run_id).to_owned());
+        }
+        self.recorded = record_failure(
+            txn,
+            self.automation,
+            self.attempt,
+            error,
+            retryable,
+            step,
+            self.clock.now(),
+        )?;
+        Ok(self.recorded.is_some())
+    }
+}
+
+/// The error a step's failed result records, and whether the step is
+/// retried: only `internal`, which may pass later; `invalid_config` and
+/// `not_found` would fail the same way again.
+pub(crate) fn action_error(
+    failure: &ActionFailure,
+    step: Option<String>,
+) -> (AutomationError, bool) {
+    (
+        AutomationError {
+            kind: failure.kind().to_owned(),
+            message: failure.message(),
+            step,
+        },
+        matches!(failure, ActionFailure::Internal(_)),
+    )
+}
+
+/// The error of a step the host stopped (a trap, a limit, a broken
+/// protocol, a store failure: each may pass later, so it is retried), the
+/// whole chain on one line.
+pub(crate) fn host_error(error: &anyhow::Error, step: Option<String>) -> AutomationError {
+    AutomationError {
+        kind: HOST.into(),
+        message: format!("{error:#}")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        step,
     }
 }
 
@@ -188,4 +266,198 @@ pub(crate) fn record_failure(
     run.step_failed(automation, attempt, error, retryable, step, now);
     ledger::write_run(txn, attempt.sequence, &run)?;
     Ok(Some(run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::automation::definition::{AutomationDefinition, RetryDefinition, StepDefinition};
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::clock::FixedClock;
+    use crate::records::Actor;
+    use crate::run::{ActionSuccess, RunOutcome};
+    use serde_json::json;
+
+    fn automation(max_attempts: u32) -> Automation {
+        Automation::unchecked(AutomationDefinition {
+            id: "a".into(),
+            name: None,
+            enabled: true,
+            trigger: "p.fired".into(),
+            when: None,
+            steps: vec![StepDefinition {
+                id: "s".into(),
+                action: "p.act".into(),
+                config: json!({}),
+            }],
+            retry: RetryDefinition {
+                max_attempts,
+                backoff: "PT30S".into(),
+            },
+        })
+    }
+
+    fn event() -> EventRecord {
+        EventRecord {
+            event_id: "e-1".into(),
+            trigger: "p.fired".into(),
+            payload: json!({}),
+            context_key: Some("k".into()),
+            actor: Actor::system(),
+            run_id: None,
+            change_id: "c-1".into(),
+            occurred_at: "2026-03-01T10:00:00.000Z".into(),
+        }
+    }
+
+    /// A store holding the one run `event` starts, and its first attempt.
+    fn recorded(automations: &Automations, clock: &FixedClock) -> (MemoryBackend, Attempt) {
+        let backend = MemoryBackend::new();
+        let randomness = Randomness::seeded(1);
+        let mut txn = backend.begin().unwrap();
+        Outbox {
+            automations,
+            depth: 0,
+            now: clock.now(),
+            randomness: &randomness,
+        }
+        .enqueue(txn.as_mut(), &[event()])
+        .unwrap();
+        txn.commit().unwrap();
+        let mut txn = backend.begin().unwrap();
+        let (sequence, _) = ledger::queue(txn.as_mut()).unwrap()[0].clone();
+        let run = ledger::read_run(txn.as_mut(), sequence).unwrap().unwrap();
+        (backend, Attempt::next_of(sequence, &run))
+    }
+
+    fn success() -> RunOutcome {
+        RunOutcome {
+            result: Ok(ActionSuccess {
+                external_id: Some("x".into()),
+                artifact: None,
+            }),
+            ..RunOutcome::failed(
+                "r-1".into(),
+                "p.act".into(),
+                ActionFailure::Internal(String::new()),
+                Vec::new(),
+            )
+        }
+    }
+
+    #[test]
+    fn an_attempt_made_is_never_claimed_again() {
+        let automations = Automations::unchecked(vec![automation(3)]);
+        let automation = automations.get("a").unwrap();
+        let clock = FixedClock::new("2026-03-01T10:00:00Z".parse().unwrap());
+        let (backend, attempt) = recorded(&automations, &clock);
+        let progress = || StepProgress {
+            automation,
+            attempt,
+            clock: &clock,
+            claimed: false,
+            recorded: None,
+        };
+        let mut first = progress();
+        let mut txn = backend.begin().unwrap();
+        assert!(first.claim(txn.as_mut()).unwrap());
+        first.record(txn.as_mut(), &success()).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(
+            first.recorded.unwrap().status,
+            AutomationRunStatus::Succeeded
+        );
+        // A second dispatcher that read the run before the commit.
+        let mut second = progress();
+        let mut txn = backend.begin().unwrap();
+        assert!(!second.claim(txn.as_mut()).unwrap());
+        assert!(!second.claimed);
+    }
+
+    #[test]
+    fn a_failed_attempt_is_recorded_once() {
+        let automations = Automations::unchecked(vec![automation(1)]);
+        let automation = automations.get("a").unwrap();
+        let clock = FixedClock::new("2026-03-01T10:00:00Z".parse().unwrap());
+        let (backend, attempt) = recorded(&automations, &clock);
+        let failure = || {
+            let error = AutomationError {
+                kind: "internal".into(),
+                message: "no".into(),
+                step: Some("s".into()),
+            };
+            let step = step_record(automation, attempt, "p.act", None, Some(error.clone()));
+            (error, step)
+        };
+        let mut txn = backend.begin().unwrap();
+        let (error, step) = failure();
+        let run = record_failure(
+            txn.as_mut(),
+            automation,
+            attempt,
+            error,
+            true,
+            step,
+            clock.now(),
+        )
+        .unwrap()
+        .expect("the first report is recorded");
+        assert_eq!(
+            run.status,
+            AutomationRunStatus::Failed,
+            "one attempt allowed"
+        );
+        assert_eq!(run.steps.len(), 1);
+        let (error, step) = failure();
+        assert!(
+            record_failure(
+                txn.as_mut(),
+                automation,
+                attempt,
+                error,
+                true,
+                step,
+                clock.now()
+            )
+            .unwrap()
+            .is_none(),
+            "the same attempt reported again changes nothing"
+        );
+        let sequence = attempt.sequence;
+        let stored = ledger::read_run(txn.as_mut(), sequence).unwrap().unwrap();
+        assert_eq!(stored.steps.len(), 1);
+        assert!(ledger::queue(txn.as_mut()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_retry_is_not_claimed_before_it_is_due() {
+        let automations = Automations::unchecked(vec![automation(3)]);
+        let automation = automations.get("a").unwrap();
+        let clock = FixedClock::new("2026-03-01T10:00:00Z".parse().unwrap());
+        let (backend, attempt) = recorded(&automations, &clock);
+        let mut txn = backend.begin().unwrap();
+        let error = AutomationError {
+            kind: "internal".into(),
+            message: "no".into(),
+            step: Some("s".into()),
+        };
+        let step = step_record(automation, attempt, "p.act", None, Some(error.clone()));
+        let run = record_failure(
+            txn.as_mut(),
+            automation,
+            attempt,
+            error,
+            true,
+            step,
+            clock.now(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(run.status, AutomationRunStatus::Retrying);
+        let retry = Attempt::next_of(attempt.sequence, &run);
+        assert_eq!(retry.number, 2);
+        assert!(!retry.is_awaited_by(&run, clock.now()));
+        assert!(!attempt.is_awaited_by(&run, clock.now() + chrono::Duration::minutes(5)));
+        assert!(retry.is_awaited_by(&run, clock.now() + chrono::Duration::seconds(30)));
+    }
 }

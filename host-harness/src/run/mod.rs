@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::records::{Actor, ChangeRecord, EventRecord, LogLine, Problem};
 
 pub(crate) use guest::{Document, Guest, GuestEvent, GuestSuccess, Invocation};
-pub(crate) use pipeline::{Bookkeeping, Both, NoBookkeeping, Pipeline, Prepared};
+pub(crate) use pipeline::{Bookkeeping, Both, NoBookkeeping, Pipeline, Prepared, RunFailure};
 
 /// What to run.
 #[derive(Clone, Debug)]

@@ -36,6 +36,29 @@ pub(crate) trait Bookkeeping {
     fn record(&mut self, _txn: &mut dyn Transaction, _outcome: &RunOutcome) -> anyhow::Result<()> {
         Ok(())
     }
+
+    /// Writes what a claimed run that did not succeed leaves behind, in
+    /// the run's own transaction once everything the run wrote is rolled
+    /// back, so no other run can claim the same work in between; `true`
+    /// commits what it wrote, `false` (the default) rolls it all back.
+    fn record_failure(
+        &mut self,
+        _txn: &mut dyn Transaction,
+        _failure: &RunFailure<'_>,
+    ) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// How a claimed run ended when it did not succeed.
+pub(crate) enum RunFailure<'a> {
+    /// The plugin, or the host's check of what it returned, failed it.
+    Failed(&'a RunOutcome),
+    /// The host stopped it: a trap, a limit, a broken protocol.
+    Host {
+        run_id: &'a str,
+        error: &'a anyhow::Error,
+    },
 }
 
 /// Two bookkeepings in one run: it is claimed when both claim it, and
@@ -50,6 +73,16 @@ impl Bookkeeping for Both<'_> {
     fn record(&mut self, txn: &mut dyn Transaction, outcome: &RunOutcome) -> anyhow::Result<()> {
         self.0.record(txn, outcome)?;
         self.1.record(txn, outcome)
+    }
+
+    fn record_failure(
+        &mut self,
+        txn: &mut dyn Transaction,
+        failure: &RunFailure<'_>,
+    ) -> anyhow::Result<bool> {
+        let first = self.0.record_failure(txn, failure)?;
+        let second = self.1.record_failure(txn, failure)?;
+        Ok(first || second)
     }
 }
 
@@ -178,6 +211,9 @@ impl Pipeline<'_> {
         if !bookkeeping.claim(txn.as_mut()).with_context(context)? {
             return Ok(None);
         }
+        // Everything the run writes comes after this point, so a failed
+        // run can be undone and its failure recorded under the same lock.
+        let claimed = txn.savepoint().with_context(context)?;
         guest.start_deadline();
         guest.session().run = Some(RunState {
             txn,
@@ -191,8 +227,64 @@ impl Pipeline<'_> {
             logs: Vec::new(),
             log_bytes: 0,
         });
+        let outcome = match self.run_claimed(
+            guest,
+            &invocation,
+            qualified_id,
+            &run_id,
+            secrets,
+            bookkeeping,
+        ) {
+            Ok(outcome) if outcome.is_ok() => return Ok(Some(outcome)),
+            not_ok => not_ok,
+        };
+        let failure = match &outcome {
+            Ok(failed) => RunFailure::Failed(failed),
+            Err(error) => RunFailure::Host {
+                run_id: &run_id,
+                error,
+            },
+        };
+        // A run that did not succeed leaves its transaction in the session
+        // (unless it failed while committing): roll back what it wrote and
+        // let the bookkeeping record the failure.
+        if let Some(run) = guest.session().run.take() {
+            let mut txn = run.txn;
+            txn.rollback_to(claimed).with_context(context)?;
+            if bookkeeping
+                .record_failure(txn.as_mut(), &failure)
+                .with_context(context)?
+            {
+                txn.commit()
+                    .with_context(|| format!("{}: recording the failure failed", context()))?;
+            }
+        }
+        outcome.map(Some)
+    }
+
+    /// The run after its claim: invoke, check, derive, mask, persist and
+    /// commit. A run that does not succeed returns its failed outcome, or
+    /// the host error, with its transaction still in the session.
+    fn run_claimed(
+        &self,
+        guest: &mut dyn Guest,
+        invocation: &Invocation,
+        qualified_id: String,
+        run_id: &str,
+        secrets: &[String],
+        bookkeeping: &mut dyn Bookkeeping,
+    ) -> anyhow::Result<RunOutcome> {
+        let catalog = Arc::clone(self.catalog);
+        let context = || {
+            format!(
+                "plugin {}, {} {}",
+                catalog.label(),
+                invocation.what(),
+                invocation.local_id()
+            )
+        };
         let result = guest
-            .invoke(&invocation, &run_id)
+            .invoke(invocation, run_id)
             .with_context(|| format!("{} trapped", context()))?;
 
         let success = match result {
@@ -206,15 +298,15 @@ impl Pipeline<'_> {
                 let logs = guest
                     .session()
                     .run
-                    .take()
-                    .map(|run| run.logs)
+                    .as_mut()
+                    .map(|run| std::mem::take(&mut run.logs))
                     .unwrap_or_default();
-                return Ok(Some(RunOutcome::failed(
-                    run_id,
+                return Ok(RunOutcome::failed(
+                    run_id.to_owned(),
                     qualified_id,
                     failure,
                     logs,
-                )));
+                ));
             }
         };
         if let Some(run) = guest.session().run.as_ref() {
@@ -231,7 +323,7 @@ impl Pipeline<'_> {
                 );
             }
         }
-        let (external_id, artifact) = match (&invocation, success) {
+        let (external_id, artifact) = match (invocation, success) {
             (Invocation::Action { produces, .. }, Some(success)) => (
                 success.external_id,
                 self.check_artifact(produces.as_deref(), success.artifact)
@@ -276,7 +368,7 @@ impl Pipeline<'_> {
             run.txn.append_event(event).with_context(context)?;
         }
         let outcome = RunOutcome {
-            run_id,
+            run_id: run_id.to_owned(),
             action: qualified_id,
             result: Ok(ActionSuccess {
                 external_id,
@@ -294,7 +386,7 @@ impl Pipeline<'_> {
         run.txn
             .commit()
             .with_context(|| format!("{}: committing the run failed", context()))?;
-        Ok(Some(outcome))
+        Ok(outcome)
     }
 
     /// An artifact must be present exactly when the action declares a

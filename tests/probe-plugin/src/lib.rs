@@ -2,7 +2,7 @@
 //! one thing the host promises an automation's step: the run context it
 //! sees (`context`), retries of a domain failure (`flaky`) and of a trap
 //! (`trap`), that a failed attempt leaves nothing behind, and the order of
-//! runs per context key (`append`). `record` writes an item, whose change
+//! runs per context key (`append`, which can also fail once). `record` writes an item, whose change
 //! fires `probe.recorded`.
 
 use plugin_sdk::catalog::{ActionDefinition, ArtifactType, EntityKind, TriggerDefinition};
@@ -54,7 +54,8 @@ const ACTIONS: &[(&str, &str)] = &[
     ),
     (
         "append",
-        "Appends `value` to the list kept under `key`, and returns the list",
+        "Appends `value` to the list kept under `key`, and returns the list; a value \
+         starting with `!` fails its first attempt (internal)",
     ),
 ];
 
@@ -183,6 +184,11 @@ impl Plugin for Probe {
             "append" => {
                 let key = key_of(&config)?;
                 let value = config.value.clone().unwrap_or_default();
+                if value.starts_with('!') && context.attempt == 1 {
+                    return Err(ActionError::Internal(format!(
+                        "appending {value} fails on the first attempt"
+                    )));
+                }
                 let list_key = format!("list/{key}");
                 let list = mutate_with(
                     host,

@@ -842,17 +842,29 @@ fn serve(
     );
     let stopping = || stop.load(Ordering::SeqCst);
     while !stopping() {
-        for outcome in host.tick()? {
-            print::job_line(&outcome);
-        }
-        host.dispatch_until(&stopping, &mut |_, run| print::automation_run_line(run))?;
-        // Sleep until the next retry is due, or a second at most, so
-        // runs other processes record and jobs falling due are picked up.
-        let now = host.clock().now();
-        let idle = automation_harness::automation::next_due(host.backend().as_ref())?
-            .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(SERVE_IDLE)
-            .min(SERVE_IDLE);
+        // A failure of the store (or of a plugin that will not even
+        // instantiate) is reported and tried again after a pause, like a
+        // service does; the runs it concerned are still recorded.
+        let pass = || -> anyhow::Result<Duration> {
+            for outcome in host.tick()? {
+                print::job_line(&outcome);
+            }
+            host.dispatch_until(&stopping, &mut |_, run| print::automation_run_line(run))?;
+            // Sleep until the next retry is due, or a second at most, so
+            // runs other processes record and jobs falling due are picked
+            // up.
+            let now = host.clock().now();
+            Ok(
+                automation_harness::automation::next_due_after(host.backend().as_ref(), now)?
+                    .map(|due| (due - now).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(SERVE_IDLE)
+                    .min(SERVE_IDLE),
+            )
+        };
+        let idle = pass().unwrap_or_else(|error| {
+            eprintln!("error: {}; trying again", error_line(&error));
+            SERVE_IDLE
+        });
         let until = Instant::now() + idle;
         while !stopping() && Instant::now() < until {
             std::thread::sleep(SIGNAL_POLL.min(until - Instant::now()));
