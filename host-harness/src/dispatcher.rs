@@ -222,29 +222,25 @@ impl PluginHost {
             message,
             step: Some(step.id.clone()),
         };
-        let config = match crate::template::resolve_present(&step.config, &template_scope(run)) {
-            Ok(config) => config,
-            Err(problem) => {
+        // What fails before the action could run fails the step for good.
+        let prepared = crate::template::resolve_present(&step.config, &template_scope(run))
+            .map_err(|problem| {
                 let message = format!(
                     "automation {}, step {}: {problem}",
                     automation.id(),
                     step.id
                 );
-                let error = step_error("invalid_config", message);
-                return self.record_failure_apart(
-                    automation,
-                    attempt,
-                    &step.action,
-                    error,
-                    false,
-                    None,
-                );
-            }
-        };
-        let harness = match self.route_action(&step.action) {
-            Ok(harness) => harness,
-            Err(unknown) => {
-                let error = step_error(HOST, unknown.to_string());
+                step_error("invalid_config", message)
+            })
+            .and_then(|config| {
+                let harness = self
+                    .route_action(&step.action)
+                    .map_err(|unknown| step_error(HOST, unknown.to_string()))?;
+                Ok((config, harness))
+            });
+        let (config, harness) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
                 return self.record_failure_apart(
                     automation,
                     attempt,

@@ -350,6 +350,25 @@ fn serve_stops_on_sigterm_or_sigint_after_the_run_in_progress_and_exits_0() {
     }
 }
 
+/// `run set_system --automations`, aborted right before the `n`th commit
+/// to the store.
+fn park_crashing_before_commit(n: u32, automations: &str, store: &str) -> Output {
+    harness()
+        .env("AUTOMATION_HARNESS_CRASH_AT", format!("before-commit:{n}"))
+        .args([
+            "run",
+            "set_system",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+            "--automations",
+            automations,
+            "--store",
+            store,
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_automation_runs_an_event_starts_commit_with_the_run_that_fired_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,20 +378,7 @@ fn the_automation_runs_an_event_starts_commit_with_the_run_that_fired_it() {
     // Abort right before the second commit: the run's own commit went
     // through, the first step's did not. The event's automation run must
     // be there, pending, from the run's commit alone.
-    let output = harness()
-        .env("AUTOMATION_HARNESS_CRASH_AT", "before-commit:2")
-        .args([
-            "run",
-            "set_system",
-            "--config",
-            r#"{"systemId":"db-1","durationMinutes":30}"#,
-            "--automations",
-            &automations,
-            "--store",
-            store,
-        ])
-        .output()
-        .unwrap();
+    let output = park_crashing_before_commit(2, &automations, store);
     assert!(!output.status.success(), "the crash happened");
     let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
     let events = history["events"].as_array().unwrap();
@@ -386,20 +392,7 @@ fn the_automation_runs_an_event_starts_commit_with_the_run_that_fired_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.sqlite3");
     let store = store.to_str().unwrap();
-    let output = harness()
-        .env("AUTOMATION_HARNESS_CRASH_AT", "before-commit:1")
-        .args([
-            "run",
-            "set_system",
-            "--config",
-            r#"{"systemId":"db-1","durationMinutes":30}"#,
-            "--automations",
-            &automations,
-            "--store",
-            store,
-        ])
-        .output()
-        .unwrap();
+    let output = park_crashing_before_commit(1, &automations, store);
     assert!(!output.status.success());
     let history = stdout_json(&cli(&["history", "--store", store, "--json"]));
     assert_eq!(history["events"], json!([]));

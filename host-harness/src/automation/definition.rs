@@ -466,42 +466,37 @@ fn locate(document: &Value, pointer: &str, message: &str) -> String {
     }
 }
 
-fn check_trigger(trigger: &str, catalogs: &[&Catalog]) -> Result<(), String> {
-    let declared = catalogs.iter().any(|catalog| {
-        catalog
-            .local_id(trigger)
-            .is_some_and(|local| catalog.triggers.contains_key(local))
-    });
-    if declared {
+/// Whether some catalog declares `id` (qualified) among the ids `of`
+/// lists; else what to say, listing the loaded ones of that sort.
+fn check_declared<'a>(
+    sort: &str,
+    id: &str,
+    catalogs: &[&'a Catalog],
+    of: impl Fn(&'a Catalog) -> Vec<String>,
+) -> Result<(), String> {
+    let known: Vec<String> = catalogs.iter().flat_map(|catalog| of(catalog)).collect();
+    if known.iter().any(|declared| declared == id) {
         return Ok(());
     }
-    let known: Vec<String> = catalogs
-        .iter()
-        .flat_map(|catalog| catalog.trigger_infos().map(|info| info.id.clone()))
-        .collect();
     Err(format!(
-        "unknown trigger {trigger:?}; the loaded plugins have: {}",
+        "unknown {sort} {id:?}; the loaded plugins have: {}",
         known.join(", ")
     ))
 }
 
-fn check_action(action: &str, catalogs: &[&Catalog]) -> Result<(), String> {
-    let declared = catalogs.iter().any(|catalog| {
+fn check_trigger(trigger: &str, catalogs: &[&Catalog]) -> Result<(), String> {
+    check_declared("trigger", trigger, catalogs, |catalog| {
         catalog
-            .local_id(action)
-            .is_some_and(|local| catalog.actions.contains_key(local))
-    });
-    if declared {
-        return Ok(());
-    }
-    let known: Vec<String> = catalogs
-        .iter()
-        .flat_map(|catalog| catalog.action_infos().map(|info| info.id.clone()))
-        .collect();
-    Err(format!(
-        "unknown action {action:?}; the loaded plugins have: {}",
-        known.join(", ")
-    ))
+            .trigger_infos()
+            .map(|info| info.id.clone())
+            .collect()
+    })
+}
+
+fn check_action(action: &str, catalogs: &[&Catalog]) -> Result<(), String> {
+    check_declared("action", action, catalogs, |catalog| {
+        catalog.action_infos().map(|info| info.id.clone()).collect()
+    })
 }
 
 /// A template of step `steps` may name the trigger's fields and the

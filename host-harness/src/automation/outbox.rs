@@ -345,6 +345,22 @@ mod tests {
         }
     }
 
+    /// Records that `attempt` failed with an internal error.
+    fn fail(
+        txn: &mut dyn Transaction,
+        automation: &Automation,
+        attempt: Attempt,
+        clock: &FixedClock,
+    ) -> Option<AutomationRun> {
+        let error = AutomationError {
+            kind: "internal".into(),
+            message: "no".into(),
+            step: Some("s".into()),
+        };
+        let step = step_record(automation, attempt, "p.act", None, Some(error.clone()));
+        record_failure(txn, automation, attempt, error, true, step, clock.now()).unwrap()
+    }
+
     #[test]
     fn an_attempt_made_is_never_claimed_again() {
         let automations = Automations::unchecked(vec![automation(3)]);
@@ -380,47 +396,17 @@ mod tests {
         let automation = automations.get("a").unwrap();
         let clock = FixedClock::new("2026-03-01T10:00:00Z".parse().unwrap());
         let (backend, attempt) = recorded(&automations, &clock);
-        let failure = || {
-            let error = AutomationError {
-                kind: "internal".into(),
-                message: "no".into(),
-                step: Some("s".into()),
-            };
-            let step = step_record(automation, attempt, "p.act", None, Some(error.clone()));
-            (error, step)
-        };
         let mut txn = backend.begin().unwrap();
-        let (error, step) = failure();
-        let run = record_failure(
-            txn.as_mut(),
-            automation,
-            attempt,
-            error,
-            true,
-            step,
-            clock.now(),
-        )
-        .unwrap()
-        .expect("the first report is recorded");
+        let run =
+            fail(txn.as_mut(), automation, attempt, &clock).expect("the first report is recorded");
         assert_eq!(
             run.status,
             AutomationRunStatus::Failed,
             "one attempt allowed"
         );
         assert_eq!(run.steps.len(), 1);
-        let (error, step) = failure();
         assert!(
-            record_failure(
-                txn.as_mut(),
-                automation,
-                attempt,
-                error,
-                true,
-                step,
-                clock.now()
-            )
-            .unwrap()
-            .is_none(),
+            fail(txn.as_mut(), automation, attempt, &clock).is_none(),
             "the same attempt reported again changes nothing"
         );
         let sequence = attempt.sequence;
@@ -436,23 +422,7 @@ mod tests {
         let clock = FixedClock::new("2026-03-01T10:00:00Z".parse().unwrap());
         let (backend, attempt) = recorded(&automations, &clock);
         let mut txn = backend.begin().unwrap();
-        let error = AutomationError {
-            kind: "internal".into(),
-            message: "no".into(),
-            step: Some("s".into()),
-        };
-        let step = step_record(automation, attempt, "p.act", None, Some(error.clone()));
-        let run = record_failure(
-            txn.as_mut(),
-            automation,
-            attempt,
-            error,
-            true,
-            step,
-            clock.now(),
-        )
-        .unwrap()
-        .unwrap();
+        let run = fail(txn.as_mut(), automation, attempt, &clock).unwrap();
         assert_eq!(run.status, AutomationRunStatus::Retrying);
         let retry = Attempt::next_of(attempt.sequence, &run);
         assert_eq!(retry.number, 2);

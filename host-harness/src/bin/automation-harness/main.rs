@@ -698,19 +698,14 @@ fn tick(
     automations: &OptionalAutomationArgs,
     json: bool,
 ) -> anyhow::Result<bool> {
-    let automations = load_automations(
-        &plugins,
+    let harness = host_on(
+        plugins,
         automations.automations.as_deref(),
         automations.depth_limit,
+        store,
+        now,
+        limits,
     )?;
-    let backend = SqliteBackend::open(store).map_err(usage)?;
-    let mut builder = Harness::builder()
-        .backend(faults::store(backend))
-        .limits(limits);
-    if let Some(now) = now {
-        builder = builder.fixed_clock(now);
-    }
-    let harness = with_automations(builder.with_plugins(plugins).map_err(usage)?, automations);
     let watermark = match harness.automations() {
         Some(_) => Some(harness.automation_watermark()?),
         None => None,
@@ -765,20 +760,19 @@ fn tick(
     Ok(ok)
 }
 
-/// A host of the command line's plugins and automations on the SQLite
-/// store at `store`, reading the real clock unless `now` fixes it.
-fn automation_host(
+/// A host of the command line's plugins and, when a file is given, its
+/// automations, on the SQLite store at `store`, reading the real clock
+/// unless `now` fixes it. The automations are checked before the store is
+/// opened.
+fn host_on(
     plugins: Vec<Plugin>,
-    automations: &AutomationArgs,
+    automations: Option<&Path>,
+    depth_limit: u32,
     store: &Path,
     now: Option<DateTime<Utc>>,
     limits: Limits,
 ) -> anyhow::Result<PluginHost> {
-    let automations = load_automations(
-        &plugins,
-        Some(&automations.automations),
-        automations.depth_limit,
-    )?;
+    let automations = load_automations(&plugins, automations, depth_limit)?;
     let backend = SqliteBackend::open(store).map_err(usage)?;
     let mut builder = Harness::builder()
         .backend(faults::store(backend))
@@ -800,7 +794,14 @@ fn dispatch(
     limits: Limits,
     json: bool,
 ) -> anyhow::Result<bool> {
-    let host = automation_host(plugins, automations, store, now, limits)?;
+    let host = host_on(
+        plugins,
+        Some(&automations.automations),
+        automations.depth_limit,
+        store,
+        now,
+        limits,
+    )?;
     let watermark = host.automation_watermark()?;
     let runs = host.dispatch_since(watermark)?;
     let ok = none_failed(&runs);
@@ -832,7 +833,14 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handlers")?;
     }
-    let host = automation_host(plugins, automations, store, None, limits)?;
+    let host = host_on(
+        plugins,
+        Some(&automations.automations),
+        automations.depth_limit,
+        store,
+        None,
+        limits,
+    )?;
     let count = host.automations().map_or(0, |a| a.iter().count());
     println!(
         "serving {count} automation(s) from {} on {}; SIGINT or SIGTERM stops after the run in \
