@@ -60,25 +60,20 @@ impl PluginHost {
         loop {
             let queue = {
                 let mut txn = self.backend.begin()?;
-                automation::queue(txn.as_mut())?
+                automation::queued_runs(txn.as_mut())?
             };
             let now = self.clock.now();
             let made_before = attempts;
             let mut held: HashSet<(String, String)> = HashSet::new();
-            for (sequence, entry) in queue {
-                let order_key = entry
+            for (sequence, run) in queue {
+                let order_key = run
                     .context_key
                     .clone()
-                    .map(|key| (entry.automation.clone(), key));
+                    .map(|key| (run.automation.clone(), key));
                 if order_key.as_ref().is_some_and(|key| held.contains(key)) {
                     continue;
                 }
-                let visit = if entry.due_at > now {
-                    Visit::Held
-                } else {
-                    self.visit(sequence, stop, report, &mut attempts)?
-                };
-                match visit {
+                match self.visit(sequence, run, now, stop, report, &mut attempts)? {
                     Visit::Finished => {}
                     Visit::Held => held.extend(order_key),
                     Visit::Stopped => return Ok(attempts),
@@ -149,10 +144,13 @@ impl PluginHost {
     }
 
     /// Makes every due attempt of the run recorded as `sequence`, step
-    /// after step, until it finishes or has to wait.
+    /// after step, until it finishes or has to wait; `run` is its record
+    /// as the pass read it, and each attempt's claim checks it still is.
     fn visit(
         &self,
         sequence: u64,
+        mut run: AutomationRun,
+        now: chrono::DateTime<chrono::Utc>,
         stop: &dyn Fn() -> bool,
         report: &mut dyn FnMut(u64, &AutomationRun),
         attempts: &mut usize,
@@ -160,37 +158,29 @@ impl PluginHost {
         let Some(automations) = self.automations.as_deref() else {
             return Ok(Visit::Held);
         };
+        // A run of an automation this host does not run (the file changed
+        // since it was recorded) waits for a host that does.
+        let Some(automation) = automations.get(&run.automation) else {
+            return Ok(Visit::Held);
+        };
         loop {
+            if run.status.is_finished() {
+                return Ok(Visit::Finished);
+            }
             if stop() {
                 return Ok(Visit::Stopped);
             }
-            let run = {
-                let mut txn = self.backend.begin()?;
-                automation::read_run(txn.as_mut(), sequence)?
-            };
-            let Some(run) = run.filter(|run| !run.status.is_finished()) else {
-                return Ok(Visit::Finished);
-            };
-            // A run of an automation this host does not run (the file
-            // changed since it was recorded) waits for a host that does.
-            let Some(automation) = automations.get(&run.automation) else {
-                return Ok(Visit::Held);
-            };
-            let now = self.clock.now();
             let attempt = Attempt::next_of(sequence, &run);
-            if !attempt.is_awaited_by(&run, now) {
+            if !attempt.is_awaited_by(&run, now.max(self.clock.now())) {
                 return Ok(Visit::Held);
             }
-            *attempts += 1;
-            let moved = match self.attempt_step(automation, &run, attempt)? {
+            run = match self.attempt_step(automation, &run, attempt)? {
                 Some(moved) => moved,
                 // Another dispatcher made this attempt first.
                 None => return Ok(Visit::Held),
             };
-            report(sequence, &moved);
-            if moved.status.is_finished() {
-                return Ok(Visit::Finished);
-            }
+            *attempts += 1;
+            report(sequence, &run);
         }
     }
 
@@ -267,6 +257,7 @@ impl PluginHost {
             attempt,
             clock: self.clock.as_ref(),
             claimed: false,
+            seen: None,
             recorded: None,
         };
         let result = harness.run_step(request, context, &mut progress, run.depth);

@@ -100,6 +100,18 @@ pub(crate) fn queue(txn: &mut dyn Transaction) -> anyhow::Result<Vec<(u64, Queue
     scan(txn, QUEUE, None)
 }
 
+/// Every unfinished run with its record, in sequence order: what a
+/// dispatcher's pass works through.
+pub(crate) fn queued_runs(txn: &mut dyn Transaction) -> anyhow::Result<Vec<(u64, AutomationRun)>> {
+    let mut runs = Vec::new();
+    for (sequence, _) in queue(txn)? {
+        if let Some(run) = read_run(txn, sequence)? {
+            runs.push((sequence, run));
+        }
+    }
+    Ok(runs)
+}
+
 /// Every automation run recorded in `backend`, oldest first.
 pub fn recorded_runs(backend: &dyn Backend) -> anyhow::Result<Vec<AutomationRun>> {
     let mut txn = backend.begin()?;

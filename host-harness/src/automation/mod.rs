@@ -24,7 +24,7 @@ pub use ledger::{QueueEntry, next_due_after, recorded_runs};
 pub use outbox::{CONDITION, DEPTH_LIMIT, HOST};
 pub use record::{AutomationError, AutomationRun, AutomationRunStatus, StepEvent, StepRecord};
 
-pub(crate) use ledger::{Attempt, last_sequence, queue, read_run, runs_after};
+pub(crate) use ledger::{Attempt, last_sequence, queued_runs, runs_after};
 pub(crate) use outbox::{
     Outbox, StepProgress, action_error, host_error, record_failure, step_record,
 };

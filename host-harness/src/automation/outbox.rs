@@ -115,6 +115,8 @@ pub(crate) struct StepProgress<'a> {
     pub clock: &'a dyn Clock,
     /// Whether the attempt was claimed (and so counts).
     pub claimed: bool,
+    /// The run as the claim read it, for the record to update.
+    pub seen: Option<AutomationRun>,
     /// The run as recorded with the step's commit or failure.
     pub recorded: Option<AutomationRun>,
 }
@@ -122,14 +124,16 @@ pub(crate) struct StepProgress<'a> {
 impl Bookkeeping for StepProgress<'_> {
     fn claim(&mut self, txn: &mut dyn Transaction) -> anyhow::Result<bool> {
         let now = self.clock.now();
-        self.claimed = ledger::read_run(txn, self.attempt.sequence)?
-            .is_some_and(|run| self.attempt.is_awaited_by(&run, now));
+        self.seen = ledger::read_run(txn, self.attempt.sequence)?
+            .filter(|run| self.attempt.is_awaited_by(run, now));
+        self.claimed = self.seen.is_some();
         Ok(self.claimed)
     }
 
     fn record(&mut self, txn: &mut dyn Transaction, outcome: &RunOutcome) -> anyhow::Result<()> {
-        let Some(mut run) = ledger::read_run(txn, self.attempt.sequence)? else {
-            anyhow::bail!("automation run {} vanished", self.attempt.sequence);
+        // The claim read it in this same transaction.
+        let Some(mut run) = self.seen.take() else {
+            anyhow::bail!("automation run {} was not claimed", self.attempt.sequence);
         };
         let step = step_record(
             self.automation,
@@ -142,6 +146,10 @@ impl Bookkeeping for StepProgress<'_> {
         ledger::write_run(txn, self.attempt.sequence, &run)?;
         self.recorded = Some(run);
         Ok(())
+    }
+
+    fn records_failures(&self) -> bool {
+        true
     }
 
     fn record_failure(
@@ -372,6 +380,7 @@ mod tests {
             attempt,
             clock: &clock,
             claimed: false,
+            seen: None,
             recorded: None,
         };
         let mut first = progress();

@@ -37,6 +37,12 @@ pub(crate) trait Bookkeeping {
         Ok(())
     }
 
+    /// Whether [`Self::record_failure`] may record something: only then
+    /// does a run keep a savepoint to roll back to.
+    fn records_failures(&self) -> bool {
+        false
+    }
+
     /// Writes what a claimed run that did not succeed leaves behind, in
     /// the run's own transaction once everything the run wrote is rolled
     /// back, so no other run can claim the same work in between; `true`
@@ -73,6 +79,10 @@ impl Bookkeeping for Both<'_> {
     fn record(&mut self, txn: &mut dyn Transaction, outcome: &RunOutcome) -> anyhow::Result<()> {
         self.0.record(txn, outcome)?;
         self.1.record(txn, outcome)
+    }
+
+    fn records_failures(&self) -> bool {
+        self.0.records_failures() || self.1.records_failures()
     }
 
     fn record_failure(
@@ -213,7 +223,11 @@ impl Pipeline<'_> {
         }
         // Everything the run writes comes after this point, so a failed
         // run can be undone and its failure recorded under the same lock.
-        let claimed = txn.savepoint().with_context(context)?;
+        let claimed = if bookkeeping.records_failures() {
+            Some(txn.savepoint().with_context(context)?)
+        } else {
+            None
+        };
         guest.start_deadline();
         guest.session().run = Some(RunState {
             txn,
@@ -248,7 +262,7 @@ impl Pipeline<'_> {
         // A run that did not succeed leaves its transaction in the session
         // (unless it failed while committing): roll back what it wrote and
         // let the bookkeeping record the failure.
-        if let Some(run) = guest.session().run.take() {
+        if let (Some(claimed), Some(run)) = (claimed, guest.session().run.take()) {
             let mut txn = run.txn;
             txn.rollback_to(claimed).with_context(context)?;
             if bookkeeping
