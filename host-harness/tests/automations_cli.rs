@@ -502,3 +502,60 @@ fn serve_killed_at_any_point_of_a_stream_loses_nothing_and_repeats_nothing() {
     assert_eq!(stdout_json(&finished)["ok"], true);
     check_each_event_ran_once(store, rounds * per_round + 3);
 }
+
+#[test]
+fn dispatchers_in_several_processes_run_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let automations = automations_file(dir.path(), announce());
+    let windows = 60;
+    feed(store, &automations, 0, windows);
+    let dispatchers: Vec<Child> = (0..3)
+        .map(|_| {
+            harness()
+                .args([
+                    "dispatch",
+                    "--automations",
+                    &automations,
+                    "--store",
+                    store,
+                    "--json",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("dispatch starts")
+        })
+        .collect();
+    let mut moved = 0;
+    for dispatcher in dispatchers {
+        let output = dispatcher.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        moved += stdout_json(&output)["automationRuns"]
+            .as_array()
+            .unwrap()
+            .len();
+    }
+    // Each run was moved by one dispatcher or, when they took turns at
+    // its two steps, by two.
+    assert!(moved >= windows, "{moved}");
+    let left = cli(&[
+        "dispatch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+        "--json",
+    ]);
+    assert_eq!(
+        stdout_json(&left)["automationRuns"],
+        json!([]),
+        "nothing left"
+    );
+    check_each_event_ran_once(store, windows);
+}
