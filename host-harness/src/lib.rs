@@ -56,7 +56,7 @@ pub use automation::{
     AutomationDefinition, AutomationError, AutomationRun, AutomationRunStatus, Automations,
     AutomationsError, StepRecord,
 };
-pub use backend::{Backend, MemoryBackend, SqliteBackend, StoreSnapshot};
+pub use backend::{Backend, MemoryBackend, PostgresBackend, SqliteBackend, StoreSnapshot};
 pub use catalog::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, TriggerInfo};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use engine::changed_fields;

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "../../tests/src/postgres_schema.rs"]
+mod postgres_schema;
+
 /// The CLI, with a compiled-plugin cache of the tests' own, filled once so
 /// that no serve process compiles while it is timed or killed.
 fn harness() -> Command {
@@ -26,7 +29,9 @@ fn harness() -> Command {
         cache
     });
     let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command.env("AUTOMATION_HARNESS_CACHE", cache.path());
+    command
+        .env("AUTOMATION_HARNESS_CACHE", cache.path())
+        .env_remove("AUTOMATION_HARNESS_STORE");
     command
 }
 
@@ -439,12 +444,26 @@ fn check_each_event_ran_once(store: &str, windows: usize) {
     }
 }
 
+/// Runs `test` on a SQLite file and on a schema of the PostgreSQL test
+/// database (when there is one: see `postgres_schema`), with a folder for
+/// its files.
+fn on_both_stores(test: fn(&str, &Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.sqlite3");
+    test(file.to_str().unwrap(), dir.path());
+    if let Some(schema) = postgres_schema::Schema::create() {
+        let dir = tempfile::tempdir().unwrap();
+        test(&schema.url, dir.path());
+    }
+}
+
 #[test]
 fn serve_killed_at_any_point_of_a_stream_loses_nothing_and_repeats_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store.sqlite3");
-    let store = store.to_str().unwrap();
-    let automations = automations_file(dir.path(), announce());
+    on_both_stores(serve_killed_at_any_point);
+}
+
+fn serve_killed_at_any_point(store: &str, dir: &Path) {
+    let automations = automations_file(dir, announce());
     let rounds = 6;
     let per_round = 15;
     let mut left_unfinished = 0;
@@ -505,10 +524,11 @@ fn serve_killed_at_any_point_of_a_stream_loses_nothing_and_repeats_nothing() {
 
 #[test]
 fn dispatchers_in_several_processes_run_each_step_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store.sqlite3");
-    let store = store.to_str().unwrap();
-    let automations = automations_file(dir.path(), announce());
+    on_both_stores(dispatchers_in_several_processes);
+}
+
+fn dispatchers_in_several_processes(store: &str, dir: &Path) {
+    let automations = automations_file(dir, announce());
     let windows = 60;
     feed(store, &automations, 0, windows);
     let dispatchers: Vec<Child> = (0..3)

@@ -3,6 +3,7 @@
 //! script, each loaded once per test binary.
 
 pub mod native;
+pub mod postgres_schema;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -149,11 +150,13 @@ pub fn create_config(systems: &[&str]) -> Value {
     })
 }
 
-/// A store for one test: in memory, or a SQLite file in a temporary
-/// directory that lives as long as the store.
+/// A store for one test: in memory, a SQLite file in a temporary
+/// directory, or a schema of its own in the PostgreSQL database the tests
+/// are given; the directory or the schema lives as long as the store.
 pub struct TestStore {
     pub backend: Arc<dyn Backend>,
     _dir: Option<tempfile::TempDir>,
+    _schema: Option<postgres_schema::Schema>,
 }
 
 impl TestStore {
@@ -161,7 +164,21 @@ impl TestStore {
         Self {
             backend: Arc::new(MemoryBackend::new()),
             _dir: None,
+            _schema: None,
         }
+    }
+
+    /// A fresh schema in the test database (see [`postgres_schema::url`]),
+    /// or `None` when the tests were given none outside CI.
+    pub fn postgres() -> Option<Self> {
+        let schema = postgres_schema::Schema::create()?;
+        let backend = automation_harness::PostgresBackend::open(&schema.url)
+            .unwrap_or_else(|error| panic!("PostgreSQL opens: {error:#}"));
+        Some(Self {
+            backend: Arc::new(backend),
+            _dir: None,
+            _schema: Some(schema),
+        })
     }
 
     pub fn sqlite() -> Self {
@@ -170,6 +187,7 @@ impl TestStore {
         Self {
             backend: Arc::new(backend),
             _dir: Some(dir),
+            _schema: None,
         }
     }
 
@@ -221,7 +239,8 @@ pub fn automation_host_on(
 }
 
 /// Turns test functions taking a [`TestStore`] into one test per backend,
-/// so the in-memory and the SQLite store pass the same suite.
+/// so the in-memory, the SQLite and the PostgreSQL store pass the same
+/// suite.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
@@ -230,6 +249,13 @@ macro_rules! on_every_backend {
         }
         mod sqlite {
             $( #[test] fn $test() { super::$test($crate::TestStore::sqlite()) } )*
+        }
+        mod postgres {
+            $( #[test] fn $test() {
+                if let Some(store) = $crate::TestStore::postgres() {
+                    super::$test(store)
+                }
+            } )*
         }
     };
 }

@@ -666,6 +666,31 @@ fn a_crash_between_commit_and_dispatch_loses_nothing(store: TestStore) {
     assert_eq!(queued, 2);
 }
 
+fn a_retry_outlives_the_host_that_scheduled_it(store: TestStore) {
+    let automations = json!([{
+        "id": "flaky",
+        "trigger": "maintenance.created",
+        "retry": {"maxAttempts": 3, "backoff": "PT30S"},
+        "steps": [{"id": "try", "action": "probe.flaky",
+                   "config": {"key": "k", "succeedOn": 2}}]
+    }]);
+    {
+        let host = store.automation_host(automations.clone());
+        run(&host, "set_system", park("db-1"));
+        assert_eq!(
+            host.dispatch().unwrap()[0].status,
+            AutomationRunStatus::Retrying
+        );
+        // This host goes away with the retry pending.
+    }
+    let other = automation_host_on(Arc::clone(&store.backend), automations, 99);
+    assert!(other.dispatch().unwrap().is_empty(), "not due yet");
+    other.advance(Duration::seconds(30)).unwrap();
+    let runs = recorded(&other);
+    assert_eq!(runs[0].status, AutomationRunStatus::Succeeded);
+    assert_eq!(runs[0].attempts, 2);
+}
+
 fn a_failed_run_starts_nothing(store: TestStore) {
     let host = store.automation_host(json!([{
         "id": "any",
@@ -699,6 +724,7 @@ on_every_backend!(
     one_advance_runs_every_retry_that_falls_due_on_the_way,
     a_crash_between_commit_and_dispatch_loses_nothing,
     a_failed_run_starts_nothing,
+    a_retry_outlives_the_host_that_scheduled_it,
 );
 
 mod loading {

@@ -7,9 +7,11 @@
 //! entity mutation be abandoned without losing the rest of the run.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryBackend;
+pub use postgres::{PostgresBackend, redact_url};
 pub use sqlite::SqliteBackend;
 
 use std::collections::BTreeMap;
@@ -73,6 +75,20 @@ pub trait Transaction: Send {
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
+/// The smallest byte string greater than every string starting with
+/// `prefix`, or `None` when there is none (the prefix is empty or all
+/// 0xFF bytes): the end of a prefix scan's key range.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// The whole content of a store.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoreSnapshot {
@@ -93,5 +109,18 @@ impl StoreSnapshot {
     /// equal whatever a rolled-back run touched.
     pub(crate) fn prune(&mut self) {
         self.spaces.retain(|_, values| !values.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ends_bound_every_extension() {
+        assert_eq!(prefix_end(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 }

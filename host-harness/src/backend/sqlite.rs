@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Backend, Savepoint, StoreSnapshot, Transaction};
+use super::{Backend, Savepoint, StoreSnapshot, Transaction, prefix_end};
 use crate::records::{ChangeRecord, EventRecord};
 
 const SCHEMA: &str = "
@@ -240,20 +240,6 @@ impl SqliteTransaction {
     }
 }
 
-/// The smallest byte string greater than every string starting with
-/// `prefix`, or `None` when there is none (the prefix is empty or all
-/// 0xFF bytes).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 impl Transaction for SqliteTransaction {
     fn get(&mut self, space: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(self
@@ -384,14 +370,6 @@ impl Drop for SqliteTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_ends_bound_every_extension() {
-        assert_eq!(prefix_end(b"a/"), Some(b"a0".to_vec()));
-        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff\xff"), None);
-        assert_eq!(prefix_end(b""), None);
-    }
 
     #[test]
     fn threads_opening_one_new_file_at_once_all_open_it() {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use automation_harness::{Backend, SqliteBackend};
+use automation_harness::Backend;
 
 /// The environment variable debug builds read.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
@@ -22,12 +22,12 @@ pub fn init() -> anyhow::Result<()> {
 
 /// The store the CLI runs against: `backend`, wrapped in debug builds so
 /// that a crash can be injected right before a run commits.
-pub fn store(backend: SqliteBackend) -> Arc<dyn Backend> {
+pub fn store(backend: Arc<dyn Backend>) -> Arc<dyn Backend> {
     #[cfg(debug_assertions)]
     if let Some(n) = imp::planned(imp::Point::BeforeCommit) {
         return Arc::new(imp::CrashingBackend::new(backend, n));
     }
-    Arc::new(backend)
+    backend
 }
 
 /// Called right before an outcome is printed.
@@ -43,7 +43,7 @@ mod imp {
 
     use anyhow::{Context as _, anyhow};
     use automation_harness::backend::{Savepoint, Transaction};
-    use automation_harness::{Backend, ChangeRecord, EventRecord, SqliteBackend, StoreSnapshot};
+    use automation_harness::{Backend, ChangeRecord, EventRecord, StoreSnapshot};
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Point {
@@ -97,16 +97,16 @@ mod imp {
         }
     }
 
-    /// A SQLite store whose n-th commit never happens: the process dies
-    /// right before it.
+    /// A store whose n-th commit never happens: the process dies right
+    /// before it.
     pub struct CrashingBackend {
-        inner: SqliteBackend,
+        inner: std::sync::Arc<dyn Backend>,
         commits: std::sync::Arc<AtomicU64>,
         crash_at: u64,
     }
 
     impl CrashingBackend {
-        pub fn new(inner: SqliteBackend, crash_at: u64) -> Self {
+        pub fn new(inner: std::sync::Arc<dyn Backend>, crash_at: u64) -> Self {
             Self {
                 inner,
                 commits: Default::default(),

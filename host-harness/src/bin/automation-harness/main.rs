@@ -17,8 +17,8 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use automation_harness::scenario::{Scenario, run_scenario_with, shipped_plugins};
 use automation_harness::{
     ActionFailure, Actor, ActorType, AutomationRun, AutomationRunStatus, Automations, Backend,
-    Harness, Limits, MemoryBackend, Plugin, PluginHost, RunOutcome, RunRequest, SqliteBackend,
-    UnknownAction,
+    Harness, Limits, MemoryBackend, Plugin, PluginHost, PostgresBackend, RunOutcome, RunRequest,
+    SqliteBackend, UnknownAction,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -204,9 +204,62 @@ struct OptionalAutomationArgs {
 
 #[derive(Args)]
 struct StoreArgs {
-    /// The SQLite store file.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    /// The store: a SQLite file, or a PostgreSQL database
+    /// (`postgres://user:password@host:port/db`).
+    #[arg(long, value_name = "PATH | URL", env = "AUTOMATION_HARNESS_STORE",
+          hide_env_values = true, default_value = DEFAULT_STORE, value_parser = parse_store)]
+    store: StoreSpec,
+}
+
+/// Where a command's store is.
+#[derive(Clone, Debug)]
+enum StoreSpec {
+    Sqlite(PathBuf),
+    /// A connection string, which may hold a password: never printed as
+    /// given (see `Display`).
+    Postgres(String),
+}
+
+fn parse_store(text: &str) -> Result<StoreSpec, String> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(StoreSpec::Postgres(text.to_owned()))
+    } else if text.is_empty() {
+        Err("expected a SQLite file or a postgres:// URL".to_owned())
+    } else {
+        Ok(StoreSpec::Sqlite(PathBuf::from(text)))
+    }
+}
+
+impl std::fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSpec::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreSpec::Postgres(url) => f.write_str(&automation_harness::backend::redact_url(url)),
+        }
+    }
+}
+
+impl StoreSpec {
+    /// Opens the store (creating a SQLite file, or the tables of a
+    /// database, when there are none yet).
+    fn open(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        let backend: Arc<dyn Backend> = match self {
+            StoreSpec::Sqlite(path) => Arc::new(SqliteBackend::open(path).map_err(usage)?),
+            StoreSpec::Postgres(url) => Arc::new(PostgresBackend::open(url).map_err(usage)?),
+        };
+        Ok(faults::store(backend))
+    }
+
+    /// Opens a store that must already exist: reading a SQLite file that
+    /// is not there is a usage error, not a new empty store.
+    fn open_existing(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        if let StoreSpec::Sqlite(path) = self
+            && !path.exists()
+        {
+            return Err(usage(anyhow!("no store at {}", path.display())));
+        }
+        self.open()
+    }
 }
 
 #[derive(Args)]
@@ -219,8 +272,9 @@ struct RunArgs {
     config: String,
     #[command(flatten)]
     store: StoreArgs,
-    /// Use a throwaway in-memory store instead of the SQLite file.
-    #[arg(long, conflicts_with = "store")]
+    /// Use a throwaway in-memory store instead of the store (`--store`
+    /// or `AUTOMATION_HARNESS_STORE`).
+    #[arg(long)]
     memory: bool,
     /// The actor of the trigger that started the run: TYPE:ID[:NAME], TYPE
     /// one of system, user, application, service.
@@ -635,7 +689,7 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     let backend: Arc<dyn Backend> = if args.memory {
         Arc::new(MemoryBackend::new())
     } else {
-        faults::store(SqliteBackend::open(&args.store.store).map_err(usage)?)
+        args.store.store.open()?
     };
     let mut builder = Harness::builder()
         .backend(backend)
@@ -684,7 +738,7 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
     } else {
         print::outcome(&json);
         if !args.memory {
-            println!("  store       {}", args.store.store.display());
+            println!("  store       {}", args.store.store);
         }
     }
     Ok(outcome.is_ok() && automation_runs.as_deref().is_none_or(none_failed))
@@ -692,7 +746,7 @@ fn run(plugins: Vec<Plugin>, args: RunArgs) -> anyhow::Result<bool> {
 
 fn tick(
     plugins: Vec<Plugin>,
-    store: &Path,
+    store: &StoreSpec,
     now: Option<DateTime<Utc>>,
     limits: Limits,
     automations: &OptionalAutomationArgs,
@@ -768,15 +822,13 @@ fn host_on(
     plugins: Vec<Plugin>,
     automations: Option<&Path>,
     depth_limit: u32,
-    store: &Path,
+    store: &StoreSpec,
     now: Option<DateTime<Utc>>,
     limits: Limits,
 ) -> anyhow::Result<PluginHost> {
     let automations = load_automations(&plugins, automations, depth_limit)?;
-    let backend = SqliteBackend::open(store).map_err(usage)?;
-    let mut builder = Harness::builder()
-        .backend(faults::store(backend))
-        .limits(limits);
+    let backend = store.open()?;
+    let mut builder = Harness::builder().backend(backend).limits(limits);
     if let Some(now) = now {
         builder = builder.fixed_clock(now);
     }
@@ -789,7 +841,7 @@ fn host_on(
 fn dispatch(
     plugins: Vec<Plugin>,
     automations: &AutomationArgs,
-    store: &Path,
+    store: &StoreSpec,
     now: Option<DateTime<Utc>>,
     limits: Limits,
     json: bool,
@@ -824,7 +876,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 fn serve(
     plugins: Vec<Plugin>,
     automations: &AutomationArgs,
-    store: &Path,
+    store: &StoreSpec,
     limits: Limits,
 ) -> anyhow::Result<bool> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -846,7 +898,7 @@ fn serve(
         "serving {count} automation(s) from {} on {}; SIGINT or SIGTERM stops after the run in \
          progress; a changed automations file takes effect on the next start",
         automations.automations.display(),
-        store.display()
+        store
     );
     let stopping = || stop.load(Ordering::SeqCst);
     while !stopping() {
@@ -883,16 +935,13 @@ fn serve(
 }
 
 fn runs(
-    store: &Path,
+    store: &StoreSpec,
     automation: Option<&str>,
     status: Option<AutomationRunStatus>,
     json: bool,
 ) -> anyhow::Result<bool> {
-    if !store.exists() {
-        return Err(usage(anyhow!("no store at {}", store.display())));
-    }
-    let backend = SqliteBackend::open(store).map_err(usage)?;
-    let mut runs = automation_harness::automation::recorded_runs(&backend)?;
+    let backend = store.open_existing()?;
+    let mut runs = automation_harness::automation::recorded_runs(backend.as_ref())?;
     runs.retain(|run| {
         automation.is_none_or(|id| run.automation == id)
             && status.is_none_or(|status| run.status == status)
@@ -911,7 +960,7 @@ fn runs(
 fn batch(
     plugins: Vec<Plugin>,
     file: Option<&Path>,
-    store: &Path,
+    store: &StoreSpec,
     limits: Limits,
     automations: Option<&Path>,
 ) -> anyhow::Result<bool> {
@@ -929,10 +978,10 @@ fn batch(
         automations,
         automation_harness::automation::DEFAULT_DEPTH_LIMIT,
     )?;
-    let backend = SqliteBackend::open(store).map_err(usage)?;
+    let backend = store.open()?;
     let harness = with_automations(
         Harness::builder()
-            .backend(faults::store(backend))
+            .backend(backend)
             .limits(limits)
             .with_plugins(plugins)
             .map_err(usage)?,
@@ -975,11 +1024,8 @@ fn batch(
     Ok(all_ok)
 }
 
-fn history(store: &Path, json: bool) -> anyhow::Result<bool> {
-    if !store.exists() {
-        return Err(usage(anyhow!("no store at {}", store.display())));
-    }
-    let backend = SqliteBackend::open(store).map_err(usage)?;
+fn history(store: &StoreSpec, json: bool) -> anyhow::Result<bool> {
+    let backend = store.open_existing()?;
     let changes = backend.changes()?;
     let events = backend.events()?;
     if json {
