@@ -42,6 +42,7 @@ start() {
     if [ -z "$bin" ]; then
         if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
             echo "no PostgreSQL server binaries: installing the postgresql package" >&2
+            apt-get update -q >&2
             DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
             bin=$(bin_dir)
         fi
@@ -50,22 +51,46 @@ start() {
             exit 1
         fi
     fi
-    local dir port
+    if [ -f "$state" ]; then
+        echo "a cluster is already running ($state): run '$0 stop' first" >&2
+        exit 1
+    fi
+    local dir port tries
     dir=$(mktemp -d /tmp/automation-harness-pg.XXXXXX)
+    trap 'rm -rf "$dir"' ERR
     chmod 755 "$dir"
     if [ "$(id -u)" = 0 ]; then
         id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
         chown postgres "$dir"
     fi
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
-    # Durability is what the tests check: fsync stays on.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" start >&2 \
-        || { cat "$dir/server.log" >&2; exit 1; }
-    printf '%s\n%s\n%s\n' "$dir" "$bin" "$port" >"$state"
-    echo "postgres://postgres@127.0.0.1:$port/postgres"
+    # A free port, tried: another process may take it between the look
+    # and the server's start.
+    for tries in 1 2 3 4 5; do
+        port=$(free_port)
+        # Durability is what the tests check: fsync stays on.
+        if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" start >&2; then
+            printf '%s\n%s\n%s\n' "$dir" "$bin" "$port" >"$state"
+            trap - ERR
+            echo "postgres://postgres@127.0.0.1:$port/postgres"
+            return 0
+        fi
+        echo "the server did not start on port $port (try $tries)" >&2
+    done
+    cat "$dir/server.log" >&2
+    rm -rf "$dir"
+    exit 1
+}
+
+# A port nothing listens on now.
+free_port() {
+    if command -v python3 >/dev/null; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    else
+        echo $((20000 + RANDOM % 40000))
+    fi
 }
 
 stop() {

@@ -70,11 +70,13 @@ fn spawn_batch(cache: &Path, store: &str, lines: Vec<Value>) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("batch starts");
+    // Fed from a thread, so the processes start together.
     let mut input = child.stdin.take().unwrap();
-    for line in lines {
-        writeln!(input, "{line}").unwrap();
-    }
-    drop(input);
+    std::thread::spawn(move || {
+        for line in lines {
+            writeln!(input, "{line}").unwrap();
+        }
+    });
     child
 }
 

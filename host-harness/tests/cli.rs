@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 fn harness() -> Command {
     static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    let mut command = harness_binary();
     command.env("AUTOMATION_HARNESS_CACHE", cache.path());
     command
 }
@@ -942,4 +942,12 @@ fn a_closed_stdout_ends_the_command_quietly_like_any_unix_tool() {
         "SIGPIPE: {:?}",
         output.status
     );
+}
+
+/// The CLI binary, with no store named by the environment: a developer's
+/// `AUTOMATION_HARNESS_STORE` must not point these tests at a database.
+fn harness_binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command.env_remove("AUTOMATION_HARNESS_STORE");
+    command
 }

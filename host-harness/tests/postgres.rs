@@ -12,7 +12,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use automation_harness::{Backend, ChangeRecord, EventRecord, PostgresBackend};
 use postgres_schema::Schema;
@@ -115,6 +114,33 @@ fn check_logs(changes: &[ChangeRecord], events: &[EventRecord]) {
         );
         last.insert(entity, change.next.clone());
     }
+}
+
+/// Nothing half-done: every entity's stored state is the `next` of its
+/// last recorded change, and every stored state has a change.
+fn check_states(snapshot: &automation_harness::StoreSnapshot) {
+    let mut last: BTreeMap<String, Option<Value>> = BTreeMap::new();
+    for change in &snapshot.changes {
+        last.insert(
+            format!("{}/{}", change.kind, change.entity_id),
+            change.next.clone(),
+        );
+    }
+    let stored = snapshot
+        .spaces
+        .get("entity/maintenance")
+        .cloned()
+        .unwrap_or_default();
+    for (key, next) in &last {
+        let state = stored
+            .get(key)
+            .map(|bytes| serde_json::from_slice::<Value>(bytes).unwrap());
+        assert_eq!(&state, next, "the state of {key} is its last change's");
+    }
+    assert_eq!(
+        stored.len(),
+        last.values().filter(|next| next.is_some()).count()
+    );
 }
 
 fn mixed_line(process: usize, n: usize, window: &str) -> Value {
@@ -291,8 +317,10 @@ fn a_process_killed_mid_stream_leaves_every_reported_run_whole() {
         let survived = finish(survivor);
         assert_eq!(survived.len(), 100, "the other process carried on");
         let store = PostgresBackend::open(&schema.url).unwrap();
-        let changes = store.changes().unwrap();
-        check_logs(&changes, &store.events().unwrap());
+        let snapshot = store.snapshot().unwrap();
+        let changes = snapshot.changes.clone();
+        check_logs(&changes, &snapshot.events);
+        check_states(&snapshot);
         for outcome in reported.iter().chain(&survived) {
             for change in outcome["changes"].as_array().unwrap() {
                 assert!(
@@ -385,9 +413,12 @@ fn a_stopped_server_fails_runs_as_store_unavailable_and_the_host_recovers() {
     let store = PostgresBackend::open(&cluster.url).unwrap();
     let mut txn = store.begin().unwrap();
     txn.set("plugin/p", "before", b"1").unwrap();
+    // A second pooled connection, which the restart will kill too.
+    store.snapshot().unwrap();
     txn.commit().unwrap();
 
-    // The server stops in the middle of a transaction.
+    // The server stops (immediately: no goodbye to the clients) in the
+    // middle of a transaction.
     let mut txn = store.begin().unwrap();
     txn.set("plugin/p", "during", b"2").unwrap();
     cluster.pg_ctl(&["-m", "immediate", "stop"]);
@@ -396,26 +427,31 @@ fn a_stopped_server_fails_runs_as_store_unavailable_and_the_host_recovers() {
         format!("{error:#}").contains("store unavailable"),
         "{error:#}"
     );
-    // While it is down, a run fails with the same clear error, through the
-    // CLI too, with exit 1 for a run and no half of anything.
+    // While it is down, runs fail with the same clear error; through the
+    // CLI too, with the exit status of a failed run.
     let error = store.begin().err().expect("no transaction starts");
     assert!(
         format!("{error:#}").contains("store unavailable"),
         "{error:#}"
     );
     let output = harness()
-        .args(["history", "--store", &cluster.url])
+        .args([
+            "run",
+            "set_system",
+            "--config",
+            r#"{"systemId":"db-1","durationMinutes":30}"#,
+            "--store",
+            &cluster.url,
+        ])
         .output()
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("store unavailable"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("store unavailable"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
 
-    // Back up: the same backend (its pooled connections died) recovers.
+    // Back up: the same backend, whose pooled connections all died,
+    // recovers, for writes and reads.
     cluster.pg_ctl(&["start"]);
-    std::thread::sleep(Duration::from_millis(100));
     let mut txn = store.begin().expect("a transaction starts again");
     assert_eq!(txn.get("plugin/p", "before").unwrap(), Some(b"1".to_vec()));
     assert_eq!(
@@ -424,12 +460,82 @@ fn a_stopped_server_fails_runs_as_store_unavailable_and_the_host_recovers() {
         "nothing half-committed"
     );
     txn.set("plugin/p", "after", b"3").unwrap();
+    store.snapshot().expect("a read works beside it");
     txn.commit().unwrap();
+
+    // A clean shutdown (the server tells its clients it is going) is the
+    // same error.
+    cluster.pg_ctl(&["-m", "fast", "stop"]);
+    let error = store.snapshot().expect_err("no read while it is down");
+    assert!(
+        format!("{error:#}").contains("store unavailable"),
+        "{error:#}"
+    );
+    cluster.pg_ctl(&["start"]);
+    assert_eq!(store.snapshot().unwrap().spaces["plugin/p"].len(), 2);
     run(
         &cluster.url,
         "set_system",
         json!({"systemId": "db-1", "durationMinutes": 30}),
     );
+}
+
+#[test]
+fn a_transaction_with_a_failed_statement_never_reports_a_commit() {
+    let Some(schema) = Schema::create() else {
+        return;
+    };
+    let store = PostgresBackend::open(&schema.url).unwrap();
+    let event = |change: &str| EventRecord {
+        event_id: "e-1".into(),
+        trigger: "p.t".into(),
+        payload: json!({}),
+        context_key: None,
+        actor: automation_harness::Actor::system(),
+        run_id: None,
+        change_id: change.into(),
+        occurred_at: "2026-03-01T10:00:00.000Z".into(),
+    };
+    // An event whose change is missing breaks a foreign key: PostgreSQL
+    // aborts the transaction, and would answer COMMIT with a ROLLBACK.
+    let mut txn = store.begin().unwrap();
+    txn.set("plugin/p", "a", b"1").unwrap();
+    assert!(txn.append_event(&event("no-such-change")).is_err());
+    let _ = txn.set("plugin/p", "b", b"2");
+    assert!(
+        txn.commit().is_err(),
+        "a failed transaction is not committed"
+    );
+    // Rolled back to a savepoint before the failure, it commits.
+    let mut txn = store.begin().unwrap();
+    txn.set("plugin/p", "c", b"3").unwrap();
+    let savepoint = txn.savepoint().unwrap();
+    assert!(txn.append_event(&event("no-such-change")).is_err());
+    txn.rollback_to(savepoint).unwrap();
+    txn.commit().unwrap();
+    let keys: Vec<String> = store.snapshot().unwrap().spaces["plugin/p"]
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["c"]);
+}
+
+#[test]
+fn the_store_can_come_from_the_environment() {
+    let Some(schema) = Schema::create() else {
+        return;
+    };
+    run(
+        &schema.url,
+        "set_system",
+        json!({"systemId": "db-1", "durationMinutes": 30}),
+    );
+    let output = harness()
+        .args(["history", "--json"])
+        .env("AUTOMATION_HARNESS_STORE", &schema.url)
+        .output()
+        .unwrap();
+    assert_eq!(stdout_json(&output)["events"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -448,10 +554,7 @@ fn migrations_are_applied_once_when_processes_open_a_new_database_at_once() {
 
 #[test]
 fn a_password_never_shows_in_output_or_errors() {
-    if postgres_schema::url().is_none() {
-        return;
-    }
-    // Nothing listens on port 1.
+    // Nothing listens on port 1: no server is needed.
     let url = "postgres://alice:hunter2-secret@127.0.0.1:1/db";
     for args in [
         vec!["history", "--store", url],
@@ -481,8 +584,16 @@ fn a_password_never_shows_in_output_or_errors() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&help.stdout).contains("hunter2"));
+    let redact = automation_harness::backend::redact_url;
     assert_eq!(
-        automation_harness::backend::redact_url("postgresql://u:p@h/db?password=x&sslmode=disable"),
+        redact("postgresql://u:p@h/db?password=x&sslmode=disable"),
         "postgresql://u:****@h/db?password=****&sslmode=disable"
     );
+    // A password may hold the URL's own separators.
+    assert_eq!(redact("postgres://u:pa/s?s@h/db"), "postgres://u:****@h/db");
+    assert_eq!(
+        redact("postgres://u:p@ss@h:5432/db"),
+        "postgres://u:****@h:5432/db"
+    );
+    assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
 }

@@ -46,7 +46,7 @@ fn harness() -> Command {
             Path::new(env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN")),
         ];
         for plugin in plugins {
-            let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+            let output = harness_binary()
                 .env("AUTOMATION_HARNESS_CACHE", cache.path())
                 .args(["describe", "--plugin"])
                 .arg(plugin)
@@ -56,7 +56,7 @@ fn harness() -> Command {
         }
         cache
     });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    let mut command = harness_binary();
     command
         .env("AUTOMATION_HARNESS_CACHE", cache.path())
         .stdout(Stdio::piped())
@@ -307,4 +307,12 @@ fn two_threads_with_their_own_connections_run_a_due_job_once() {
         assert_eq!(ran, 1, "round {round}: one thread ran the job");
         assert_eq!(job_changes(&*setup), 2, "round {round}: one set of changes");
     }
+}
+
+/// The CLI binary, with no store named by the environment: a developer's
+/// `AUTOMATION_HARNESS_STORE` must not point these tests at a database.
+fn harness_binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command.env_remove("AUTOMATION_HARNESS_STORE");
+    command
 }

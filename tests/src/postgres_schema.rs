@@ -23,7 +23,11 @@ pub fn url() -> Option<String> {
         _ => {
             static SAID: Once = Once::new();
             SAID.call_once(|| {
-                eprintln!(
+                // Straight to the process's stderr: the test runner
+                // captures `eprintln!` of tests that pass.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
                     "SKIPPING the PostgreSQL tests of this binary: {VAR} is not set \
                      (`scripts/postgres.sh start` starts a server and prints its URL)"
                 );

@@ -11,7 +11,7 @@ mod postgres;
 mod sqlite;
 
 pub use memory::MemoryBackend;
-pub use postgres::{PostgresBackend, redact_url};
+pub use postgres::{PostgresBackend, StoreUnavailable, redact_url};
 pub use sqlite::SqliteBackend;
 
 use std::collections::BTreeMap;

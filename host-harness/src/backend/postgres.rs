@@ -53,10 +53,15 @@ const MIGRATIONS: &[(i32, &str)] = &[(
     );",
 )];
 
-/// The advisory lock every run takes: one writer at a time per database.
-const WRITER_LOCK: i64 = 0x4155_544f_4d41_5445; // "AUTOMATE"
-/// The advisory lock migrations are applied under.
-const MIGRATION_LOCK: i64 = 0x4155_544f_4d49_4752; // "AUTOMIGR"
+/// The advisory lock every run takes: one writer at a time per schema (the
+/// tables a store uses), keyed by the schema's name so that stores in
+/// other schemas of the database go on.
+const WRITER_LOCK: &str = "SELECT pg_advisory_xact_lock(1096111181, hashtext(current_schema()))";
+/// The advisory lock migrations are applied under, per schema too.
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(1096111182, hashtext(current_schema()))";
+/// How long a run waits for the writer lock, as SQLite's busy timeout.
+const SESSION_SETTINGS: &str = "SET lock_timeout = '30s';
+    SET idle_in_transaction_session_timeout = '10min'";
 
 /// A PostgreSQL database as host storage.
 #[derive(Clone)]
@@ -79,33 +84,52 @@ impl std::fmt::Debug for PostgresBackend {
 /// errors; a password given as a `password=` parameter is masked too.
 pub fn redact_url(url: &str) -> String {
     let mut shown = url.to_owned();
+    // Everything between the user's `:` and the last `@`: a password may
+    // hold `/`, `?` or `@`, and masking too much is safe.
     if let Some(scheme_end) = shown.find("://") {
-        let authority_start = scheme_end + 3;
-        let authority_end = shown[authority_start..]
-            .find(['/', '?'])
-            .map_or(shown.len(), |end| authority_start + end);
-        if let Some(at) = shown[authority_start..authority_end].rfind('@') {
-            let userinfo = &shown[authority_start..authority_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let start = authority_start + colon + 1;
-                shown.replace_range(start..authority_start + at, "****");
+        let rest_start = scheme_end + 3;
+        if let Some(at) = shown[rest_start..].rfind('@') {
+            let at = rest_start + at;
+            if let Some(colon) = shown[rest_start..at].find(':') {
+                shown.replace_range(rest_start + colon + 1..at, "****");
             }
         }
     }
-    if let Some(at) = shown.find("password=") {
-        let start = at + "password=".len();
+    let mut from = 0;
+    while let Some(found) = shown[from..].find("password=") {
+        let start = from + found + "password=".len();
         let end = shown[start..]
             .find(['&', ' '])
             .map_or(shown.len(), |end| start + end);
         shown.replace_range(start..end, "****");
+        from = start + 4;
     }
     shown
 }
 
-/// Whether `error` means the database cannot be reached: the server is
-/// down, the connection was lost.
+/// The database cannot be reached: the server is down, starting, shutting
+/// down, or the connection was lost. Nothing of the call that met it was
+/// committed; trying again later may succeed.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreUnavailable(pub String);
+
+/// Whether `error` means the database cannot be reached: a lost or
+/// refused connection, or a server shutting down, starting up or cutting
+/// the connection (SQLSTATE class 08, 57P01-57P03).
 fn is_unavailable(error: &postgres::Error) -> bool {
-    error.is_closed() || (error.as_db_error().is_none() && error.code().is_none())
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        // No SQLSTATE: the socket failed (refused, reset, timed out).
+        None => std::error::Error::source(error)
+            .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some()),
+    }
 }
 
 impl PostgresBackend {
@@ -114,9 +138,17 @@ impl PostgresBackend {
     /// their own), and creates or migrates the tables.
     pub fn open(url: &str) -> anyhow::Result<Self> {
         let shown = redact_url(url);
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|error| anyhow!("{shown} is not a PostgreSQL connection string: {error}"))?;
+        // A server or a machine that went away is noticed in seconds, not
+        // at the operating system's TCP timeouts.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30));
         let backend = Self {
             config,
             shown: Arc::new(shown),
@@ -157,8 +189,12 @@ impl PostgresBackend {
     fn migrate(&self, connection: &Connection) -> anyhow::Result<()> {
         connection
             .call(|session| {
-                let mut txn = session.client.transaction()?;
-                txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+                let mut txn = session
+                    .client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::ReadCommitted)
+                    .start()?;
+                txn.execute(MIGRATION_LOCK, &[])?;
                 txn.batch_execute(
                     "CREATE TABLE IF NOT EXISTS automation_harness_schema (
                         version integer PRIMARY KEY,
@@ -171,6 +207,13 @@ impl PostgresBackend {
                         &[],
                     )?
                     .get(0);
+                let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+                if applied > known {
+                    return Err(CallError::Other(anyhow!(
+                        "the tables are at schema version {applied}, from a newer host; this \
+                         host knows versions up to {known}"
+                    )));
+                }
                 for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
                     txn.batch_execute(sql)?;
                     txn.execute(
@@ -187,30 +230,19 @@ impl PostgresBackend {
     /// `store unavailable` when the database cannot be reached.
     fn fail(&self, error: CallError, what: &str) -> anyhow::Error {
         match error {
-            CallError::Postgres(error) if is_unavailable(&error) => {
-                anyhow!(
-                    "store unavailable: PostgreSQL at {}: {what}: {error}",
-                    self.shown
-                )
-            }
+            CallError::Postgres(error) if is_unavailable(&error) => anyhow::Error::new(
+                StoreUnavailable(format!("PostgreSQL at {}: {what}: {error}", self.shown)),
+            ),
             CallError::Postgres(error) => {
                 anyhow!("PostgreSQL at {}: {what}: {error}", self.shown)
             }
-            CallError::Lost => anyhow!(
-                "store unavailable: PostgreSQL at {}: {what}: the connection is gone",
+            CallError::Lost => anyhow::Error::new(StoreUnavailable(format!(
+                "PostgreSQL at {}: {what}: the connection is gone",
                 self.shown
-            ),
+            ))),
             CallError::Other(error) => {
                 error.context(format!("PostgreSQL at {}: {what}", self.shown))
             }
-        }
-    }
-
-    /// An idle connection, or a new one.
-    fn take(&self) -> anyhow::Result<Connection> {
-        match self.idle.lock().pop() {
-            Some(connection) => Ok(connection),
-            None => self.connect(),
         }
     }
 
@@ -218,19 +250,38 @@ impl PostgresBackend {
         self.idle.lock().push(connection);
     }
 
+    /// Runs `call` on an idle connection, and returns the connection with
+    /// its result. A pooled connection that fails may have died with a
+    /// server restart: it is dropped and the call tried on the next, on a
+    /// new connection last.
+    fn on_a_connection<T>(
+        &self,
+        what: &str,
+        call: impl Fn(&Connection) -> Result<T, CallError>,
+    ) -> anyhow::Result<(Connection, T)> {
+        loop {
+            let pooled = self.idle.lock().pop();
+            let fresh = pooled.is_none();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => self.connect()?,
+            };
+            match call(&connection) {
+                Ok(value) => return Ok((connection, value)),
+                Err(error) if fresh => return Err(self.fail(error, what)),
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Runs `read` on an idle connection, which goes back to the pool.
     fn with_idle<T>(
         &self,
-        read: impl FnOnce(&Connection) -> Result<T, CallError>,
+        read: impl Fn(&Connection) -> Result<T, CallError>,
     ) -> anyhow::Result<T> {
-        let connection = self.take()?;
-        match read(&connection) {
-            Ok(value) => {
-                self.give_back(connection);
-                Ok(value)
-            }
-            // A connection that failed is dropped, not reused.
-            Err(error) => Err(self.fail(error, "reading failed")),
-        }
+        let (connection, value) = self.on_a_connection("reading failed", read)?;
+        self.give_back(connection);
+        Ok(value)
     }
 
     fn records<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -267,34 +318,24 @@ fn parse_records<T: serde::de::DeserializeOwned>(
 
 impl Backend for PostgresBackend {
     fn begin(&self) -> anyhow::Result<Box<dyn Transaction>> {
-        // Idle connections may have died with a server restart: each that
-        // fails to begin is dropped, and a new one tried last.
-        loop {
-            let pooled = self.idle.lock().pop();
-            let fresh = pooled.is_none();
-            let connection = match pooled {
-                Some(connection) => connection,
-                None => self.connect()?,
-            };
-            let began = connection.call(|session| {
-                session.client.batch_execute("BEGIN")?;
-                session
-                    .client
-                    .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
-                Ok(())
-            });
-            match began {
-                Ok(()) => {
-                    return Ok(Box::new(PostgresTransaction {
-                        backend: self.clone(),
-                        connection: Some(connection),
-                        savepoints: 0,
-                    }));
-                }
-                Err(error) if fresh => return Err(self.fail(error, "cannot start a transaction")),
-                Err(_) => continue,
-            }
-        }
+        // READ COMMITTED whatever the database's default: every statement
+        // after the lock sees the previous holder's commit.
+        let (connection, ()) =
+            self.on_a_connection("cannot start a transaction", |connection| {
+                connection.call(|session| {
+                    session
+                        .client
+                        .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+                    session.client.execute(WRITER_LOCK, &[])?;
+                    Ok(())
+                })
+            })?;
+        Ok(Box::new(PostgresTransaction {
+            backend: self.clone(),
+            connection: Some(connection),
+            savepoints: 0,
+            failed: None,
+        }))
     }
 
     fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>> {
@@ -345,11 +386,16 @@ struct PostgresTransaction {
     /// Taken on commit; a transaction dropped with it still here rolls back.
     connection: Option<Connection>,
     savepoints: usize,
+    /// What failed in the transaction since its last rollback to a
+    /// savepoint: PostgreSQL aborts a transaction at its first error (and
+    /// answers `COMMIT` with a silent `ROLLBACK`), so one that failed is
+    /// refused at commit rather than reported committed.
+    failed: Option<String>,
 }
 
 impl PostgresTransaction {
     fn call<T: Send + 'static>(
-        &self,
+        &mut self,
         what: &str,
         job: impl FnOnce(&mut Session) -> Result<T, CallError> + Send + 'static,
     ) -> anyhow::Result<T> {
@@ -357,9 +403,11 @@ impl PostgresTransaction {
             .connection
             .as_ref()
             .context("the transaction has already ended")?;
-        connection
-            .call(job)
-            .map_err(|error| self.backend.fail(error, what))
+        connection.call(job).map_err(|error| {
+            let error = self.backend.fail(error, what);
+            self.failed = Some(format!("{error:#}"));
+            error
+        })
     }
 }
 
@@ -367,10 +415,12 @@ const GET: &str = "SELECT value FROM kv WHERE space = $1 AND key = $2";
 const SET: &str = "INSERT INTO kv (space, key, value) VALUES ($1, $2, $3)
     ON CONFLICT (space, key) DO UPDATE SET value = excluded.value";
 const DELETE: &str = "DELETE FROM kv WHERE space = $1 AND key = $2";
-const SCAN: &str = "SELECT key, value FROM kv
-    WHERE space = $1 AND key >= $2 AND ($3::bytea IS NULL OR key > $3)
-      AND ($4::bytea IS NULL OR key < $4)
-    ORDER BY key LIMIT $5";
+// Two scans, so that each plan, cached or not, is a range of the index:
+// from a lower bound, and to an upper bound when the prefix has one.
+const SCAN_TO_END: &str = "SELECT key, value FROM kv
+    WHERE space = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4";
+const SCAN_FROM: &str = "SELECT key, value FROM kv
+    WHERE space = $1 AND key >= $2 ORDER BY key LIMIT $3";
 const APPEND_CHANGE: &str = "INSERT INTO changes (change_id, record) VALUES ($1, $2)";
 const APPEND_EVENT: &str = "INSERT INTO events (event_id, change_id, record) VALUES ($1, $2, $3)";
 
@@ -412,22 +462,34 @@ impl Transaction for PostgresTransaction {
         after: Option<&str>,
         limit: usize,
     ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        // Keys after `after` are those from `after` followed by a zero byte.
         let start = match after {
-            Some(after) if after >= prefix => after,
-            _ => prefix,
-        }
-        .as_bytes()
-        .to_vec();
+            Some(after) if after >= prefix => {
+                let mut start = after.as_bytes().to_vec();
+                start.push(0);
+                start
+            }
+            _ => prefix.as_bytes().to_vec(),
+        };
         let end = prefix_end(prefix.as_bytes());
-        let after = after.map(|after| after.as_bytes().to_vec());
         let space = space.to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.call("scanning keys failed", move |session| {
-            let statement = session.statement(SCAN)?;
-            session
-                .client
-                .query(&statement, &[&space, &start, &after, &end, &limit])?
-                .iter()
+            let rows = match &end {
+                Some(end) => {
+                    let statement = session.statement(SCAN_TO_END)?;
+                    session
+                        .client
+                        .query(&statement, &[&space, &start, end, &limit])?
+                }
+                None => {
+                    let statement = session.statement(SCAN_FROM)?;
+                    session
+                        .client
+                        .query(&statement, &[&space, &start, &limit])?
+                }
+            };
+            rows.iter()
                 .map(|row| {
                     let key = String::from_utf8(row.get::<_, Vec<u8>>(0))
                         .map_err(|_| CallError::Other(anyhow!("a stored key is not UTF-8")))?;
@@ -454,7 +516,10 @@ impl Transaction for PostgresTransaction {
                 "ROLLBACK TO SAVEPOINT sp{0}; RELEASE SAVEPOINT sp{0}",
                 savepoint.0
             ))?)
-        })
+        })?;
+        // What failed after the savepoint is undone with it.
+        self.failed = None;
+        Ok(())
     }
 
     fn append_change(&mut self, change: &ChangeRecord) -> anyhow::Result<()> {
@@ -482,6 +547,9 @@ impl Transaction for PostgresTransaction {
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
+        if let Some(failure) = &self.failed {
+            anyhow::bail!("the transaction cannot commit: an earlier statement failed ({failure})");
+        }
         let connection = self
             .connection
             .take()
@@ -558,7 +626,11 @@ impl Connection {
         std::thread::Builder::new()
             .name("postgres-connection".into())
             .spawn(move || {
-                let mut session = match config.connect(NoTls) {
+                let connected = config.connect(NoTls).and_then(|mut client| {
+                    client.batch_execute(SESSION_SETTINGS)?;
+                    Ok(client)
+                });
+                let mut session = match connected {
                     Ok(client) => {
                         let _ = opened.send(Ok(()));
                         Session {

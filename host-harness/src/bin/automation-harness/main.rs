@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
+use automation_harness::backend::StoreUnavailable;
 use automation_harness::scenario::{Scenario, run_scenario_with, shipped_plugins};
 use automation_harness::{
     ActionFailure, Actor, ActorType, AutomationRun, AutomationRunStatus, Automations, Backend,
@@ -212,7 +213,7 @@ struct StoreArgs {
 }
 
 /// Where a command's store is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum StoreSpec {
     Sqlite(PathBuf),
     /// A connection string, which may hold a password: never printed as
@@ -239,13 +240,30 @@ impl std::fmt::Display for StoreSpec {
     }
 }
 
+impl std::fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreSpec({self})")
+    }
+}
+
 impl StoreSpec {
     /// Opens the store (creating a SQLite file, or the tables of a
-    /// database, when there are none yet).
+    /// database, when there are none yet). A store that cannot be reached
+    /// fails the command (exit 1) like a failed run; anything else about
+    /// it is a usage error (exit 2).
     fn open(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        let unless_unavailable = |error: anyhow::Error| {
+            if error.chain().any(|cause| cause.is::<StoreUnavailable>()) {
+                error
+            } else {
+                usage(error)
+            }
+        };
         let backend: Arc<dyn Backend> = match self {
             StoreSpec::Sqlite(path) => Arc::new(SqliteBackend::open(path).map_err(usage)?),
-            StoreSpec::Postgres(url) => Arc::new(PostgresBackend::open(url).map_err(usage)?),
+            StoreSpec::Postgres(url) => {
+                Arc::new(PostgresBackend::open(url).map_err(unless_unavailable)?)
+            }
         };
         Ok(faults::store(backend))
     }
