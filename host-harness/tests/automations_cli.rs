@@ -5,52 +5,36 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 #[path = "../../tests/src/postgres_schema.rs"]
 mod postgres_schema;
+#[path = "support/cli.rs"]
+mod support;
 
-/// The CLI, with a compiled-plugin cache of the tests' own, filled once so
-/// that no serve process compiles while it is timed or killed.
-fn harness() -> Command {
-    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        let cache = tempfile::tempdir().expect("a temporary directory");
-        let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
-            .env("AUTOMATION_HARNESS_CACHE", cache.path())
-            .arg("describe")
-            .output()
-            .expect("the binary runs");
-        assert!(output.status.success(), "describe");
-        cache
-    });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command
-        .env("AUTOMATION_HARNESS_CACHE", cache.path())
-        .env_remove("AUTOMATION_HARNESS_STORE");
-    command
+use support::{harness, stdout_json};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn cli(args: &[&str]) -> Output {
     harness().args(args).output().expect("the binary runs")
 }
 
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "stdout is not JSON ({error}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// What `dispatch --json` did on `store`.
+fn dispatch_json(store: &str, automations: &str) -> Value {
+    stdout_json(&cli(&[
+        "dispatch",
+        "--automations",
+        automations,
+        "--store",
+        store,
+        "--json",
+    ]))
 }
 
 /// Writes `{"automations": automations}` to a file in `dir`.
@@ -292,14 +276,7 @@ fn dispatch_drains_what_batch_recorded() {
     assert_eq!(runs.len(), 3);
     assert!(runs.iter().all(|run| run["status"] == "succeeded"));
     // Nothing is left.
-    let again = stdout_json(&cli(&[
-        "dispatch",
-        "--automations",
-        &automations,
-        "--store",
-        store,
-        "--json",
-    ]));
+    let again = dispatch_json(store, &automations);
     assert_eq!(again["automationRuns"], json!([]));
 }
 
@@ -342,14 +319,7 @@ fn serve_stops_on_sigterm_or_sigint_after_the_run_in_progress_and_exits_0() {
             "serve stopped before the end of the backlog"
         );
         // What it did is committed and whole; a dispatch finishes the rest.
-        let finished = stdout_json(&cli(&[
-            "dispatch",
-            "--automations",
-            &automations,
-            "--store",
-            store,
-            "--json",
-        ]));
+        let finished = dispatch_json(store, &automations);
         assert_eq!(finished["ok"], true);
         check_each_event_ran_once(store, windows);
     }

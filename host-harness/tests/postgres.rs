@@ -6,46 +6,19 @@
 
 #[path = "../../tests/src/postgres_schema.rs"]
 mod postgres_schema;
+#[path = "support/cli.rs"]
+mod support;
+
+use support::{harness, stdout_json};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
 
 use automation_harness::{Backend, ChangeRecord, EventRecord, PostgresBackend};
 use postgres_schema::Schema;
 use serde_json::{Value, json};
-
-/// The CLI, with a compiled-plugin cache of the tests' own, filled once.
-fn harness() -> Command {
-    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        let cache = tempfile::tempdir().expect("a temporary directory");
-        let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
-            .env("AUTOMATION_HARNESS_CACHE", cache.path())
-            .arg("describe")
-            .output()
-            .expect("the binary runs");
-        assert!(output.status.success(), "describe");
-        cache
-    });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command
-        .env("AUTOMATION_HARNESS_CACHE", cache.path())
-        .env_remove("AUTOMATION_HARNESS_STORE");
-    command
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "stdout is not JSON ({error}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 /// Runs one action through the CLI on `url` and returns its outcome.
 fn run(url: &str, action: &str, config: Value) -> Value {

@@ -1,0 +1,40 @@
+//! The `automation-harness` binary as the process tests run it.
+
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The CLI, with a compiled-plugin cache of the tests' own, filled once so
+/// that no process compiles while it is timed or killed, and with no store
+/// named by the environment (a developer's `AUTOMATION_HARNESS_STORE` must
+/// not point the tests at a database).
+pub fn harness() -> Command {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let cache = tempfile::tempdir().expect("a temporary directory");
+        let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+            .env("AUTOMATION_HARNESS_CACHE", cache.path())
+            .arg("describe")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "describe");
+        cache
+    });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command
+        .env("AUTOMATION_HARNESS_CACHE", cache.path())
+        .env_remove("AUTOMATION_HARNESS_STORE");
+    command
+}
+
+/// A command's standard output as JSON, or a panic showing both streams.
+pub fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not JSON ({error}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
