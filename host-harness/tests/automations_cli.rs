@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "../../build-support/plugin_build.rs"]
+#[allow(dead_code)]
+mod plugin_build;
 #[path = "../../tests/src/postgres_schema.rs"]
 mod postgres_schema;
 #[path = "support/cli.rs"]
@@ -548,4 +551,96 @@ fn dispatchers_in_several_processes(store: &str, dir: &Path) {
         "nothing left"
     );
     check_each_event_ran_once(store, windows);
+}
+
+/// The probe test plugin, built like every component (a no-op when the
+/// integration tests' build already built it).
+fn probe_wasm() -> &'static Path {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        plugin_build::build_component("probe-plugin", &[], "tests/probe-plugin")
+            .expect("the probe plugin builds")
+    })
+}
+
+#[test]
+fn runs_of_one_key_keep_event_order_across_dispatch_processes() {
+    on_both_stores(key_order_across_processes);
+}
+
+fn key_order_across_processes(store: &str, dir: &Path) {
+    // Two steps per run: runs of one key that overlapped would interleave
+    // their "a" and "b" entries.
+    let automations = automations_file(
+        dir,
+        json!([{
+            "id": "collect",
+            "trigger": "probe.recorded",
+            "when": "payload.key.startsWith('k')",
+            "steps": [
+                {"id": "a", "action": "probe.append",
+                 "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}a"}},
+                {"id": "b", "action": "probe.append",
+                 "config": {"key": "list-{{trigger.contextKey}}", "value": "{{trigger.payload.value}}b"}}
+            ]
+        }]),
+    );
+    let probe = probe_wasm().to_str().unwrap();
+    let (keys, per_key) = (["k0", "k1", "k2"], 8);
+    let lines: Vec<String> = (0..per_key)
+        .flat_map(|round| {
+            keys.map(|key| {
+                json!({"run": "probe.record", "config": {"key": key, "value": format!("{round:02}")}})
+                    .to_string()
+            })
+        })
+        .collect();
+    let mut batch = harness()
+        .args([
+            "--plugin",
+            probe,
+            "batch",
+            "--automations",
+            &automations,
+            "--store",
+            store,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(batch.stdin.take().unwrap(), "{}", lines.join("\n")).unwrap();
+    assert!(batch.wait().unwrap().success());
+    let dispatchers: Vec<Child> = (0..3)
+        .map(|_| {
+            harness()
+                .args(["--plugin", probe, "dispatch", "--automations", &automations])
+                .args(["--store", store])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut dispatcher in dispatchers {
+        assert!(dispatcher.wait().unwrap().success());
+    }
+    let runs = stdout_json(&cli(&["runs", "--store", store, "--json"]));
+    let runs = runs["automationRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), keys.len() * per_key);
+    assert!(
+        runs.iter().all(|run| run["status"] == "succeeded"),
+        "{runs:#?}"
+    );
+    let expected: Vec<String> = (0..per_key)
+        .flat_map(|round| [format!("{round:02}a"), format!("{round:02}b")])
+        .collect();
+    for key in keys {
+        // Newest first: the first run of the key is its last.
+        let last = runs.iter().find(|run| run["contextKey"] == key).unwrap();
+        assert_eq!(
+            last["steps"][1]["artifact"]["list"],
+            json!(expected),
+            "the list of {key}: every step once, runs in event order, never overlapping"
+        );
+    }
 }
