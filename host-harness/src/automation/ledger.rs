@@ -7,13 +7,13 @@
 //! Key spaces (the store serialises writers, so a sequence number drawn
 //! in a transaction orders runs by the commit order of their events):
 //! - `automation/runs`: `<sequence, 20 digits>` -> the [`AutomationRun`];
-//! - `automation/queue`: the same key -> a [`QueueEntry`], for every run
-//!   not yet finished: what a dispatcher scans;
+//! - `automation/queue`: the same key -> when its next step is due, for
+//!   every run not yet finished: what a dispatcher scans (everything else
+//!   about the run is in its record);
 //! - `automation/sequence`: `last` -> the last sequence number drawn.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::definition::Automation;
 use super::record::{AutomationError, AutomationRun, AutomationRunStatus, StepRecord};
@@ -26,18 +26,6 @@ const SEQUENCE: &str = "automation/sequence";
 const LAST: &str = "last";
 /// How many records one scan reads.
 const PAGE: usize = 512;
-
-/// An unfinished run as a dispatcher sees it when choosing what to run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueEntry {
-    /// The automation's id.
-    pub automation: String,
-    /// The starting event's context key.
-    pub context_key: Option<String>,
-    /// When the next step is due.
-    pub due_at: DateTime<Utc>,
-}
 
 fn key(sequence: u64) -> String {
     format!("{sequence:020}")
@@ -79,14 +67,10 @@ pub(crate) fn write_run(
     txn.set(RUNS, &key, &serde_json::to_vec(run)?)?;
     match (&run.next_attempt_at, run.status.is_finished()) {
         (Some(due_at), false) => {
-            let entry = QueueEntry {
-                automation: run.automation.clone(),
-                context_key: run.context_key.clone(),
-                due_at: due_at
-                    .parse()
-                    .with_context(|| format!("automation run {sequence}: bad due instant"))?,
-            };
-            txn.set(QUEUE, &key, &serde_json::to_vec(&entry)?)?;
+            let due_at: DateTime<Utc> = due_at
+                .parse()
+                .with_context(|| format!("automation run {sequence}: bad due instant"))?;
+            txn.set(QUEUE, &key, &serde_json::to_vec(&due_at)?)?;
         }
         _ => {
             txn.delete(QUEUE, &key)?;
@@ -95,8 +79,9 @@ pub(crate) fn write_run(
     Ok(())
 }
 
-/// Every unfinished run, in sequence order.
-pub(crate) fn queue(txn: &mut dyn Transaction) -> anyhow::Result<Vec<(u64, QueueEntry)>> {
+/// Every unfinished run's sequence number and when its next step is due,
+/// in sequence order.
+pub(crate) fn queue(txn: &mut dyn Transaction) -> anyhow::Result<Vec<(u64, DateTime<Utc>)>> {
     scan(txn, QUEUE, None)
 }
 
@@ -131,7 +116,7 @@ pub fn next_due_after(
     let mut txn = backend.begin()?;
     Ok(queue(txn.as_mut())?
         .into_iter()
-        .map(|(_, entry)| entry.due_at)
+        .map(|(_, due_at)| due_at)
         .filter(|due| *due > after)
         .min())
 }

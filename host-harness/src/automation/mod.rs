@@ -20,7 +20,7 @@ pub use definition::{
     AUTOMATIONS_SCHEMA, Automation, AutomationDefinition, Automations, AutomationsError,
     DEFAULT_DEPTH_LIMIT, RetryDefinition, StepDefinition,
 };
-pub use ledger::{QueueEntry, next_due_after, recorded_runs};
+pub use ledger::{next_due_after, recorded_runs};
 pub use outbox::{CONDITION, DEPTH_LIMIT, HOST};
 pub use record::{AutomationError, AutomationRun, AutomationRunStatus, StepEvent, StepRecord};
 

@@ -333,7 +333,7 @@ mod tests {
         .unwrap();
         txn.commit().unwrap();
         let mut txn = backend.begin().unwrap();
-        let (sequence, _) = ledger::queue(txn.as_mut()).unwrap()[0].clone();
+        let (sequence, _) = ledger::queue(txn.as_mut()).unwrap()[0];
         let run = ledger::read_run(txn.as_mut(), sequence).unwrap().unwrap();
         (backend, Attempt::next_of(sequence, &run))
     }
