@@ -339,10 +339,8 @@ impl Harness {
             None => WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
                 .with_context(|| {
                     format!(
-                        "plugin {}, {} {}: instantiation failed",
-                        self.plugin.catalog.label(),
-                        invocation.what(),
-                        invocation.local_id()
+                        "{}: instantiation failed",
+                        self.pipeline().describe(&invocation)
                     )
                 })?,
         };

@@ -199,15 +199,7 @@ impl Pipeline<'_> {
         secrets: &[String],
         bookkeeping: &mut dyn Bookkeeping,
     ) -> anyhow::Result<Option<RunOutcome>> {
-        let catalog = Arc::clone(self.catalog);
-        let context = || {
-            format!(
-                "plugin {}, {} {}",
-                catalog.label(),
-                invocation.what(),
-                invocation.local_id()
-            )
-        };
+        let context = || self.describe(&invocation);
         // A clock the plugin cannot be shown (WASI counts nanoseconds from
         // 1970 in 64 bits) fails the run rather than showing it another
         // instant.
@@ -288,15 +280,7 @@ impl Pipeline<'_> {
         secrets: &[String],
         bookkeeping: &mut dyn Bookkeeping,
     ) -> anyhow::Result<RunOutcome> {
-        let catalog = Arc::clone(self.catalog);
-        let context = || {
-            format!(
-                "plugin {}, {} {}",
-                catalog.label(),
-                invocation.what(),
-                invocation.local_id()
-            )
-        };
+        let context = || self.describe(invocation);
         let result = guest
             .invoke(invocation, run_id)
             .with_context(|| format!("{} trapped", context()))?;
@@ -401,6 +385,17 @@ impl Pipeline<'_> {
             .commit()
             .with_context(|| format!("{}: committing the run failed", context()))?;
         Ok(outcome)
+    }
+
+    /// What a run's errors start with: `plugin <id>@<version>, action
+    /// <local-id>` (or `job`).
+    pub fn describe(&self, invocation: &Invocation) -> String {
+        format!(
+            "plugin {}, {} {}",
+            self.catalog.label(),
+            invocation.what(),
+            invocation.local_id()
+        )
     }
 
     /// An artifact must be present exactly when the action declares a
