@@ -8,10 +8,12 @@
 
 #[path = "../../tests/src/postgres_schema.rs"]
 mod postgres_schema;
+#[path = "../tests/support/cli.rs"]
+#[allow(dead_code)]
+mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,14 +37,6 @@ const SMOKE: Sizes = Sizes {
     latency_samples: 3,
 };
 
-fn harness_command(cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command
-        .env("AUTOMATION_HARNESS_CACHE", cache)
-        .env_remove("AUTOMATION_HARNESS_STORE");
-    command
-}
-
 /// The `n`th line of process `process`'s mixed workload on `window`.
 fn line(process: usize, n: usize, window: &str) -> Value {
     let system = format!("sys-{process}-{}", n % 10);
@@ -62,46 +56,23 @@ fn line(process: usize, n: usize, window: &str) -> Value {
     }
 }
 
-fn spawn_batch(cache: &Path, store: &str, lines: Vec<Value>) -> Child {
-    let mut child = harness_command(cache)
-        .args(["batch", "--store", store])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("batch starts");
-    // Fed from a thread, so the processes start together.
-    let mut input = child.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        for line in lines {
-            writeln!(input, "{line}").unwrap();
-        }
-    });
-    child
+/// `batch` on `store`, its outcomes thrown away (read, they would make the
+/// processes wait for the bench in turn).
+fn spawn_batch(store: &str, lines: Vec<Value>) -> Child {
+    support::batch(&["batch", "--store", store], lines, Stdio::null())
 }
 
 /// Wall time of `processes` batches of `runs` each on `store`, started at
 /// once, less one process's start-up (a batch of nothing).
-fn timed(cache: &Path, store: &str, window: &str, processes: usize, runs: usize) -> Duration {
+fn timed(store: &str, window: &str, processes: usize, runs: usize) -> Duration {
     let startup = {
         let started = Instant::now();
-        assert!(
-            spawn_batch(cache, store, Vec::new())
-                .wait()
-                .unwrap()
-                .success()
-        );
+        assert!(spawn_batch(store, Vec::new()).wait().unwrap().success());
         started.elapsed()
     };
     let started = Instant::now();
     let children: Vec<Child> = (0..processes)
-        .map(|process| {
-            spawn_batch(
-                cache,
-                store,
-                (0..runs).map(|n| line(process, n, window)).collect(),
-            )
-        })
+        .map(|process| spawn_batch(store, (0..runs).map(|n| line(process, n, window)).collect()))
         .collect();
     for mut child in children {
         assert!(child.wait().unwrap().success(), "a batch failed");
@@ -152,15 +123,8 @@ fn main() {
     if postgres_schema::url().is_none() {
         return;
     }
-    let cache = tempfile::tempdir().expect("a temporary directory");
-    assert!(
-        harness_command(cache.path())
-            .arg("describe")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    // Fills the CLI's compiled-plugin cache now, before anything is timed.
+    support::harness();
     let engine = automation_harness::default_engine().expect("an engine");
     let plugin = Plugin::load(
         &engine,
@@ -179,7 +143,7 @@ fn main() {
         "Runs a second, mixed workload ({runs} runs per `batch` process, fresh instances, start-up \
          subtracted)"
     );
-    let took = timed(cache.path(), &file, &sqlite_window, 1, runs);
+    let took = timed(&file, &sqlite_window, 1, runs);
     let sqlite_rate = runs as f64 / took.as_secs_f64();
     println!("  SQLite, 1 process:        {sqlite_rate:>7.0} runs/s");
     let mut schemas = Vec::new();
@@ -189,7 +153,7 @@ fn main() {
             Arc::new(PostgresBackend::open(&schema.url).unwrap()),
             &plugin,
         );
-        let took = timed(cache.path(), &schema.url, &window, processes, runs);
+        let took = timed(&schema.url, &window, processes, runs);
         let rate = (processes * runs) as f64 / took.as_secs_f64();
         println!(
             "  PostgreSQL, {processes} process(es): {rate:>7.0} runs/s  ({:.2}x SQLite)",

@@ -3,7 +3,7 @@
 //! shipped plugins on a SQLite store, including `serve` killed at any
 //! point of a long stream.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ mod postgres_schema;
 #[path = "support/cli.rs"]
 mod support;
 
-use support::{harness, stdout_json};
+use support::{finish, harness, stdout_json};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -206,29 +206,11 @@ fn bad_automation_files_exit_2_with_one_line_and_touch_no_store() {
 /// Feeds `count` set_system runs through `batch --automations`, which
 /// records their automation runs and runs none.
 fn feed(store: &str, automations: &str, first: usize, count: usize) {
-    let mut batch = harness()
-        .args(["batch", "--automations", automations, "--store", store])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("batch starts");
-    {
-        let mut input = batch.stdin.take().unwrap();
-        for n in first..first + count {
-            writeln!(
-                input,
-                r#"{{"run": "set_system", "config": {{"systemId": "sys-{n}", "durationMinutes": 30}}}}"#
-            )
-            .unwrap();
-        }
-    }
-    let output = batch.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let lines = (first..first + count)
+        .map(|n| json!({"run": "set_system", "config": {"systemId": format!("sys-{n}"), "durationMinutes": 30}}))
+        .collect();
+    let args = ["batch", "--automations", automations, "--store", store];
+    finish(support::batch(&args, lines, Stdio::piped()));
 }
 
 fn serve(store: &str, automations: &str) -> Child {
@@ -587,30 +569,23 @@ fn key_order_across_processes(store: &str, dir: &Path) {
     );
     let probe = probe_wasm().to_str().unwrap();
     let (keys, per_key) = (["k0", "k1", "k2"], 8);
-    let lines: Vec<String> = (0..per_key)
+    let lines = (0..per_key)
         .flat_map(|round| {
             keys.map(|key| {
                 json!({"run": "probe.record", "config": {"key": key, "value": format!("{round:02}")}})
-                    .to_string()
             })
         })
         .collect();
-    let mut batch = harness()
-        .args([
-            "--plugin",
-            probe,
-            "batch",
-            "--automations",
-            &automations,
-            "--store",
-            store,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(batch.stdin.take().unwrap(), "{}", lines.join("\n")).unwrap();
-    assert!(batch.wait().unwrap().success());
+    let args = [
+        "--plugin",
+        probe,
+        "batch",
+        "--automations",
+        &automations,
+        "--store",
+        store,
+    ];
+    finish(support::batch(&args, lines, Stdio::piped()));
     let dispatchers: Vec<Child> = (0..3)
         .map(|_| {
             harness()

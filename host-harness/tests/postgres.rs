@@ -9,10 +9,10 @@ mod postgres_schema;
 #[path = "support/cli.rs"]
 mod support;
 
-use support::{harness, stdout_json};
+use support::{finish, harness, stdout_json};
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -34,38 +34,7 @@ fn run(url: &str, action: &str, config: Value) -> Value {
 
 /// `batch` on `url`, fed `lines`, started now; its stdout is piped.
 fn batch(url: &str, lines: Vec<Value>) -> Child {
-    let mut child = harness()
-        .args(["batch", "--store", url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("batch starts");
-    let mut input = child.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        for line in lines {
-            if writeln!(input, "{line}").is_err() {
-                return;
-            }
-        }
-    });
-    child
-}
-
-/// The outcomes a finished batch printed.
-fn finish(child: Child) -> Vec<Value> {
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-        .stdout
-        .split(|byte| *byte == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice(line).unwrap())
-        .collect()
+    support::batch(&["batch", "--store", url], lines, Stdio::piped())
 }
 
 /// Changes and events as the maintenance plugin leaves them: one event per

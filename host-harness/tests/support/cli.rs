@@ -1,6 +1,7 @@
 //! The `automation-harness` binary as the process tests run it.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -37,4 +38,43 @@ pub fn stdout_json(output: &Output) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// `automation-harness <args> batch ...` (`args` may name plugins before
+/// the command and the store after it, as given), fed `lines` from a
+/// thread so that several batches start at once; its output goes to
+/// `stdout`.
+pub fn batch(args: &[&str], lines: Vec<Value>, stdout: Stdio) -> Child {
+    let mut child = harness()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("batch starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    std::thread::spawn(move || {
+        for line in lines {
+            if writeln!(input, "{line}").is_err() {
+                return;
+            }
+        }
+    });
+    child
+}
+
+/// The outcomes a batch printed, once it ended successfully.
+pub fn finish(child: Child) -> Vec<Value> {
+    let output = child.wait_with_output().expect("batch ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).expect("a JSON line"))
+        .collect()
 }
