@@ -1,6 +1,10 @@
 //! The `automation-harness` command as a user runs it: the real binary,
 //! the real plugin component this workspace builds.
 
+#[path = "support/cli.rs"]
+#[allow(dead_code)]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -11,7 +15,7 @@ use serde_json::{Value, json};
 fn harness() -> Command {
     static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
-    let mut command = harness_binary();
+    let mut command = support::binary();
     command.env("AUTOMATION_HARNESS_CACHE", cache.path());
     command
 }
@@ -942,12 +946,4 @@ fn a_closed_stdout_ends_the_command_quietly_like_any_unix_tool() {
         "SIGPIPE: {:?}",
         output.status
     );
-}
-
-/// The CLI binary, with no store named by the environment: a developer's
-/// `AUTOMATION_HARNESS_STORE` must not point these tests at a database.
-fn harness_binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command.env_remove("AUTOMATION_HARNESS_STORE");
-    command
 }

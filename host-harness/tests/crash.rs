@@ -5,6 +5,10 @@
 //! one run that committed as the process died beyond those, and the change
 //! log, the event log and the data agree.
 
+#[path = "support/cli.rs"]
+#[allow(dead_code)]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt as _;
@@ -48,7 +52,7 @@ fn write_batch(path: &Path, lines: std::ops::Range<usize>) {
 /// The CLI running `input` as a batch against `store`, its compiled-plugin
 /// cache beside the store.
 fn batch_command(store: &Path, input: &Path) -> Command {
-    let mut command = harness_binary();
+    let mut command = support::binary();
     command
         .env("AUTOMATION_HARNESS_CACHE", store.with_file_name("cache"))
         .env_remove(CRASH_AT)
@@ -367,12 +371,4 @@ fn a_batch_crashed_before_a_commit_or_before_a_print_keeps_the_store_whole() {
     let points = crash_repeatedly(dir.path(), "before-commit")
         + crash_repeatedly(dir.path(), "before-print");
     assert!(points >= 100);
-}
-
-/// The CLI binary, with no store named by the environment: a developer's
-/// `AUTOMATION_HARNESS_STORE` must not point these tests at a database.
-fn harness_binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command.env_remove("AUTOMATION_HARNESS_STORE");
-    command
 }

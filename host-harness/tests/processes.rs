@@ -3,6 +3,10 @@
 //! instant whichever processes tick. Also the same claim between threads,
 //! each with its own `SqliteBackend::open` of the file.
 
+#[path = "support/cli.rs"]
+#[allow(dead_code)]
+mod support;
+
 #[path = "../../build-support/plugin_build.rs"]
 #[allow(dead_code)]
 mod plugin_build;
@@ -46,7 +50,7 @@ fn harness() -> Command {
             Path::new(env!("AUTOMATION_HARNESS_NOTIFICATIONS_PLUGIN")),
         ];
         for plugin in plugins {
-            let output = harness_binary()
+            let output = support::binary()
                 .env("AUTOMATION_HARNESS_CACHE", cache.path())
                 .args(["describe", "--plugin"])
                 .arg(plugin)
@@ -56,7 +60,7 @@ fn harness() -> Command {
         }
         cache
     });
-    let mut command = harness_binary();
+    let mut command = support::binary();
     command
         .env("AUTOMATION_HARNESS_CACHE", cache.path())
         .stdout(Stdio::piped())
@@ -307,12 +311,4 @@ fn two_threads_with_their_own_connections_run_a_due_job_once() {
         assert_eq!(ran, 1, "round {round}: one thread ran the job");
         assert_eq!(job_changes(&*setup), 2, "round {round}: one set of changes");
     }
-}
-
-/// The CLI binary, with no store named by the environment: a developer's
-/// `AUTOMATION_HARNESS_STORE` must not point these tests at a database.
-fn harness_binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
-    command.env_remove("AUTOMATION_HARNESS_STORE");
-    command
 }

@@ -6,15 +6,13 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The CLI, with a compiled-plugin cache of the tests' own, filled once so
-/// that no process compiles while it is timed or killed, and with no store
-/// named by the environment (a developer's `AUTOMATION_HARNESS_STORE` must
-/// not point the tests at a database).
+/// The CLI ([`binary`]), with a compiled-plugin cache of the tests' own,
+/// filled once so that no process compiles while it is timed or killed.
 pub fn harness() -> Command {
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
     let cache = CACHE.get_or_init(|| {
         let cache = tempfile::tempdir().expect("a temporary directory");
-        let output = Command::new(env!("CARGO_BIN_EXE_automation-harness"))
+        let output = binary()
             .env("AUTOMATION_HARNESS_CACHE", cache.path())
             .arg("describe")
             .output()
@@ -22,10 +20,16 @@ pub fn harness() -> Command {
         assert!(output.status.success(), "describe");
         cache
     });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    let mut command = binary();
+    command.env("AUTOMATION_HARNESS_CACHE", cache.path());
     command
-        .env("AUTOMATION_HARNESS_CACHE", cache.path())
-        .env_remove("AUTOMATION_HARNESS_STORE");
+}
+
+/// The CLI binary, with no store named by the environment: a developer's
+/// `AUTOMATION_HARNESS_STORE` must not point the tests at a database.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_automation-harness"));
+    command.env_remove("AUTOMATION_HARNESS_STORE");
     command
 }
 
