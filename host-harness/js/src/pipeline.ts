@@ -1,0 +1,280 @@
+// One run, all or nothing, inside the worker: check the config, open the
+// transaction, invoke the plugin, check the protocol and the artifact,
+// derive and check events, mask, and hand back what to commit. The order
+// and every check are the Rust host's (`host-harness/src/run/pipeline.rs`).
+
+import type { Catalog } from "./catalog.js";
+import { type RunState, Session } from "./engine.js";
+import { MAX_DOCUMENT_BYTES } from "./limits.js";
+import { Secrets } from "./masking.js";
+import type { SeededRandom } from "./random.js";
+import {
+  type ActionFailure,
+  type Actor,
+  type ChangeRecord,
+  type EventRecord,
+  type FailureKind,
+  type Problem,
+  type RunOutcome,
+  formatInstant,
+  invalidConfig,
+} from "./records.js";
+import { sortProblems } from "./schema.js";
+import type { Store, Write } from "./store.js";
+
+/** The plugin's exports, as jco lifts them. */
+export interface PluginExports {
+  definitions(): unknown;
+  runAction(actionId: string, config: string, context: unknown): { externalId?: string; artifact?: string };
+  runJob(jobId: string, context: unknown): void;
+  derive(change: unknown): Array<{ triggerId: string; payload: string; contextKey?: string }>;
+}
+
+/** A host error: the run was stopped, or broke the contract. Nothing of it is kept. */
+export class HostError extends Error {}
+
+export type Invocation =
+  | { kind: "action"; localId: string; config: unknown; actor?: Actor; secrets: string[] }
+  | { kind: "job"; localId: string; scheduledAtMs: number };
+
+/** What a finished run hands back: its outcome, and the writes to commit when it succeeded. */
+export interface Finished {
+  outcome: RunOutcome;
+  writes: Write[];
+  events: EventRecord[];
+}
+
+export interface RunSetting {
+  runId: string;
+  nowMs: number;
+  random: SeededRandom;
+}
+
+/** `plugin <id>@<version>, action <local-id>` (or `job`): what a run's errors start with. */
+export function describe(catalog: Catalog, invocation: Pick<Invocation, "kind" | "localId">): string {
+  return `plugin ${catalog.label()}, ${invocation.kind} ${invocation.localId}`;
+}
+
+function failed(runId: string, action: string, failure: ActionFailure, logs: RunOutcome["logs"]): Finished {
+  return {
+    outcome: {
+      ok: false,
+      runId,
+      action,
+      externalId: null,
+      artifact: null,
+      error: failure,
+      changes: [],
+      events: [],
+      logs,
+      fuel: null,
+      wallTimeMs: 0,
+    },
+    writes: [],
+    events: [],
+  };
+}
+
+/** The config check that comes before any instance: a refused config is a failed run. */
+export function refusedConfig(catalog: Catalog, invocation: Invocation, runId: string): Finished | undefined {
+  if (invocation.kind !== "action") return undefined;
+  const action = catalog.actions.get(invocation.localId)!;
+  const text = JSON.stringify(invocation.config);
+  const bytes = Buffer.byteLength(text);
+  const problems: Problem[] =
+    bytes > MAX_DOCUMENT_BYTES
+      ? [{ path: "", message: `is ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}` }]
+      : action.schema.problems(invocation.config);
+  return problems.length === 0 ? undefined : failed(runId, action.id, invalidConfig(problems), []);
+}
+
+const failureKinds: Record<string, FailureKind> = {
+  "invalid-config": "invalid_config",
+  "not-found": "not_found",
+  internal: "internal",
+};
+
+/** A domain failure the plugin returned, or `undefined` when `error` is a trap. */
+function domainFailure(error: unknown): ActionFailure | undefined {
+  if (error === null || typeof error !== "object" || !Object.hasOwn(error, "payload")) return undefined;
+  const payload = (error as { payload: { tag: string; val: unknown } }).payload;
+  const kind = failureKinds[payload.tag];
+  if (kind === undefined) return undefined;
+  if (kind === "invalid_config") return invalidConfig(sortProblems([...(payload.val as Problem[])]));
+  return { kind, message: String(payload.val), problems: [] };
+}
+
+function parseDocument(text: string, what: string): unknown {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_DOCUMENT_BYTES) throw new HostError(`${what} of ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}`);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HostError(`${what} that is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function describeProblems(problems: Problem[]): string {
+  return problems.map((problem) => `${problem.path === "" ? "(root)" : problem.path} ${problem.message}`).join("; ");
+}
+
+/**
+ * Runs `invocation` on `exports`, whose imports are served by `session`,
+ * against `store`. Returns the failed outcome of a domain failure; throws
+ * a `HostError` (or the trap itself) when the host stopped the run.
+ */
+export function execute(
+  session: Session,
+  exports: PluginExports,
+  store: Store,
+  invocation: Invocation,
+  setting: RunSetting,
+): Finished {
+  const catalog = session.catalog;
+  const qualifiedId = catalog.qualify(invocation.localId);
+  const run: RunState = {
+    txn: store.begin(),
+    runId: setting.runId,
+    phase: "action",
+    nowMs: setting.nowMs,
+    random: setting.random,
+    changes: [],
+    logs: [],
+    logBytes: 0,
+  };
+  session.run = run;
+  try {
+    let externalId: string | null = null;
+    let artifact: unknown = null;
+    try {
+      if (invocation.kind === "action") {
+        const success = exports.runAction(invocation.localId, JSON.stringify(invocation.config), {
+          runId: setting.runId,
+          actor: invocation.actor,
+          automationId: undefined,
+          trigger: undefined,
+          attempt: 1,
+        });
+        externalId = success.externalId ?? null;
+        artifact = checkArtifact(catalog, catalog.actions.get(invocation.localId)!.produces, success.artifact);
+      } else {
+        exports.runJob(invocation.localId, {
+          runId: setting.runId,
+          // The plugin's own background work is attributed to the plugin.
+          actor: { type: "service", id: catalog.id, name: catalog.id },
+          scheduledAt: formatInstant(invocation.scheduledAtMs),
+        });
+      }
+    } catch (error) {
+      const failure = domainFailure(error);
+      if (failure === undefined) throw error;
+      return failed(setting.runId, qualifiedId, failure, run.logs);
+    }
+    if (run.openMutation !== undefined) throw new HostError(`returned with the mutation of ${run.openMutation} still open`);
+    if (run.droppedMutation !== undefined) {
+      throw new HostError(`dropped the mutation of ${run.droppedMutation} without committing or abandoning it`);
+    }
+
+    // The deriver runs after the plugin returns, as in the Rust host: the
+    // component model does not let a host call into a guest from an import.
+    run.phase = "derive";
+    const events: EventRecord[] = [];
+    for (const change of run.changes) {
+      const derived = exports.derive({
+        kind: change.kind,
+        id: change.entityId,
+        prev: change.prev === null ? undefined : JSON.stringify(change.prev),
+        next: change.next === null ? undefined : JSON.stringify(change.next),
+        changedFields: change.changedFields,
+        actor: change.actor,
+        runId: change.runId ?? undefined,
+        occurredAt: change.occurredAt,
+        changeId: change.changeId,
+      });
+      for (const event of derived) events.push(qualifyEvent(catalog, change, event, setting.random));
+    }
+
+    const secrets = new Secrets(invocation.kind === "action" ? invocation.secrets : []);
+    const changes = run.changes.map((change) => secrets.maskChange(change));
+    const masked = events.map((event) => secrets.maskEvent(event));
+    return {
+      outcome: {
+        ok: true,
+        runId: setting.runId,
+        action: qualifiedId,
+        externalId,
+        artifact,
+        error: null,
+        changes,
+        events: masked.map(({ trigger, payload, contextKey, actor, runId, changeId }) => ({
+          trigger,
+          payload,
+          contextKey,
+          actor,
+          runId,
+          changeId,
+        })),
+        logs: run.logs,
+        fuel: null,
+        wallTimeMs: 0,
+      },
+      writes: run.txn.writes(),
+      events: masked,
+    };
+  } finally {
+    session.run = undefined;
+  }
+}
+
+/** An artifact must be present exactly when the action declares a type, and satisfy that type's schema. */
+function checkArtifact(catalog: Catalog, produces: string | undefined, text: string | undefined): unknown {
+  if (produces === undefined) {
+    if (text !== undefined) throw new HostError("returned an artifact but declares no artifact type");
+    return null;
+  }
+  if (text === undefined) throw new HostError(`returned no artifact but declares ${produces}`);
+  const artifact = parseDocument(text, "returned an artifact");
+  const schema = catalog.artifactTypes.get(catalog.localId(produces) ?? "");
+  if (schema === undefined) throw new HostError(`declares unknown artifact type ${produces}`);
+  const problems = schema.problems(artifact);
+  if (problems.length > 0) {
+    throw new HostError(`returned an artifact that breaks the schema of ${produces}: ${describeProblems(problems)}`);
+  }
+  return artifact;
+}
+
+/** Qualifies and checks one derived event. */
+function qualifyEvent(
+  catalog: Catalog,
+  change: ChangeRecord,
+  event: { triggerId: string; payload: string; contextKey?: string },
+  random: SeededRandom,
+): EventRecord {
+  const info = catalog.triggers.get(event.triggerId);
+  if (info === undefined) throw new HostError(`the deriver fired undeclared trigger ${JSON.stringify(event.triggerId)}`);
+  if (info.entityKind !== change.kind) {
+    throw new HostError(
+      `the deriver fired ${info.id} from a change of entity kind ${change.kind}, but the trigger is not driven by it`,
+    );
+  }
+  const payload = parseDocument(event.payload, `the deriver fired ${info.id} with a payload`);
+  const problems = info.schema.problems(payload);
+  if (problems.length > 0) {
+    throw new HostError(`the deriver fired ${info.id} with a payload that breaks its schema: ${describeProblems(problems)}`);
+  }
+  let contextKey = event.contextKey ?? null;
+  if (contextKey === null && info.contextKey !== undefined) {
+    const value = (payload as Record<string, unknown> | null)?.[info.contextKey];
+    if (typeof value === "string") contextKey = value;
+  }
+  return {
+    eventId: random.uuid(),
+    trigger: info.id,
+    payload,
+    contextKey,
+    actor: change.actor,
+    runId: change.runId,
+    changeId: change.changeId,
+    occurredAt: change.occurredAt,
+  };
+}

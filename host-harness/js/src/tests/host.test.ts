@@ -1,0 +1,161 @@
+// The Node host running real components: the sandbox (deadline, memory,
+// traps, broken protocol) and all-or-nothing runs, checked on the store's
+// bytes; masking, seeding and instance reuse.
+//
+// The components come from the Rust test that runs this suite (their
+// paths in the environment), or from the workspace's build.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { HostRunError, NodeHost } from "../host.js";
+import type { RunOutcome } from "../records.js";
+
+const components = join(import.meta.dirname, "..", "..", "..", "..", "target", "plugin-build", "components");
+const HOSTILE = process.env.HOSTILE_PLUGIN_WASM ?? join(components, "hostile_plugin.wasm");
+const MAINTENANCE = process.env.MAINTENANCE_PLUGIN_WASM ?? join(components, "maintenance_plugin.wasm");
+// One memory limit for the whole process: V8 caps wasm memory per process.
+const limits = { deadlineMs: 400, memoryBytes: 32 << 20 };
+const NOW = Date.parse("2026-03-01T10:00:00Z");
+
+let hostile: NodeHost;
+
+before(async () => {
+  hostile = await NodeHost.start([HOSTILE], { limits, seed: 7n, nowMs: NOW });
+  const first = await hostile.run({ action: "well_behaved", config: {} });
+  assert.equal(first.ok, true, JSON.stringify(first.error));
+});
+
+after(async () => {
+  await hostile.close();
+});
+
+const snapshot = (host: NodeHost) => JSON.stringify(host.store.snapshot().map(([space, entries]) => [space, entries.map(([key, value]) => [key, Buffer.from(value).toString("base64")])]));
+
+/** Runs `action`, which must be stopped by the host with `reason`, and checks the store kept nothing of it. */
+async function stopped(action: string, reason: RegExp, config: unknown = {}): Promise<void> {
+  const before = snapshot(hostile);
+  await assert.rejects(hostile.run({ action, config }), (error: unknown) => {
+    assert.ok(error instanceof HostRunError, String(error));
+    assert.match(error.message, new RegExp(`^plugin hostile@[^,]+, action ${action}`));
+    assert.match(error.message, reason);
+    return true;
+  });
+  assert.equal(snapshot(hostile), before, `${action} changed the store`);
+  // The host serves the next run, in a new worker when the old one was killed.
+  const next = await hostile.run({ action: "count_runs", config: {} });
+  assert.equal(next.ok, true);
+}
+
+test("a plugin that loops is stopped at the deadline, named, and loses nothing", async () => {
+  const started = performance.now();
+  await stopped("loop_forever", /trapped: deadline of 400 ms exceeded/);
+  assert.ok(performance.now() - started < 5000);
+});
+
+test("a plugin that sleeps or blocks after committing is stopped and its commit is not kept", async () => {
+  await stopped("sleep_forever", /deadline of 400 ms exceeded/);
+  await stopped("block_forever", /deadline of 400 ms exceeded/);
+  await stopped("poll_forever", /deadline of 400 ms exceeded/);
+});
+
+test("a plugin that eats memory meets the memory limit", async () => {
+  await stopped("allocate_forever", /memory limit of 32 MiB reached/);
+});
+
+test("a panic is a trap that quotes what the plugin wrote to stderr", async () => {
+  await stopped("panic", /trapped: .*the plugin wrote: .*hostile plugin panicked on purpose/);
+  await stopped("overflow_stack", /trapped: /);
+});
+
+test("broken protocol: dropped mutations, bad artifacts and undeclared triggers fail the run", async () => {
+  await stopped("drop_mutation", /dropped the mutation of thing\/t1 without committing or abandoning it/);
+  await stopped("bad_artifact", /returned an artifact that breaks the schema of hostile\.\w+: \/n "not a number" is not of type "integer"/);
+  await stopped("invalid_json_artifact", /returned an artifact that is not JSON/);
+  await stopped("huge_artifact", /returned an artifact of \d+ bytes; the limit is 1048576/);
+  await stopped("fire_undeclared_trigger", /fired undeclared trigger/);
+});
+
+test("a run that writes, commits and then fails leaves the store as it was", async () => {
+  const before = snapshot(hostile);
+  const outcome = await hostile.run({ action: "write_then_fail", config: {} });
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.error?.kind, "not_found");
+  assert.deepEqual(outcome.changes, []);
+  assert.equal(snapshot(hostile), before);
+});
+
+test("storage rules: writes need a mutation, keys and values have limits, scans page at 1000", async () => {
+  const before = snapshot(hostile);
+  const loose = await hostile.run({ action: "write_without_mutation", config: {} });
+  assert.equal(loose.ok, false);
+  assert.match(loose.error!.message, /writes need an open entity mutation/);
+  const longKey = await hostile.run({ action: "set_key", config: { bytes: 1025 } });
+  assert.match(longKey.error!.message, /keys are at most 1024 bytes, this one has 1025/);
+  assert.equal(snapshot(hostile), before);
+  const scan = await hostile.run({ action: "scan_past_the_limit", config: { keys: 1500, limit: 5000 } });
+  assert.deepEqual(scan.artifact, { n: 1000, pages: [1000, 500], complete: true });
+});
+
+test("the log keeps 1 MiB of a run and says it cut the rest", async () => {
+  const outcome = await hostile.run({ action: "flood_log", config: { lines: 2000, bytes: 1000 } });
+  const last = outcome.logs[outcome.logs.length - 1];
+  assert.deepEqual(last, { level: "warn", message: "log truncated: the run logged more than 1 MiB" });
+  assert.ok(outcome.logs.length < 2000);
+});
+
+test("instances are fresh for every run unless reuse is asked for", async () => {
+  const counts = async (host: NodeHost) => {
+    const runs: RunOutcome[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await host.run({ action: "count_runs", config: {} }));
+    return runs.map((run) => (run.artifact as { n: number }).n);
+  };
+  assert.deepEqual(await counts(hostile), [1, 1, 1]);
+  const reusing = await NodeHost.start([HOSTILE], { limits, seed: 7n, nowMs: NOW, instanceMode: "reuse" });
+  try {
+    assert.deepEqual(await counts(reusing), [1, 2, 3]);
+  } finally {
+    await reusing.close();
+  }
+});
+
+test("secrets are masked in the changes and events the host keeps", async () => {
+  const host = await NodeHost.start([MAINTENANCE], { limits, seed: 1n, nowMs: NOW });
+  try {
+    const outcome = await host.run({
+      action: "create",
+      config: { title: "t", systemIds: ["db-hunter2"], startAt: "2026-03-01T10:00:00Z", endAt: "2026-03-01T11:00:00Z" },
+      secrets: ["hunter2"],
+    });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.error));
+    assert.deepEqual((outcome.changes[0].next as { systemIds: string[] }).systemIds, ["db-****"]);
+    assert.deepEqual((outcome.events[0].payload as { systemIds: string[] }).systemIds, ["db-****"]);
+    assert.equal(JSON.stringify(host.changes).includes("hunter2"), false);
+    assert.equal(JSON.stringify(host.events).includes("hunter2"), false);
+  } finally {
+    await host.close();
+  }
+});
+
+test("one seed gives the same ids and the same bytes, run after run", async () => {
+  const ids = async () => {
+    const host = await NodeHost.start([MAINTENANCE], { limits, seed: 42n, nowMs: NOW });
+    try {
+      const outcome = await host.run({
+        action: "create",
+        config: { title: "t", systemIds: ["a"], startAt: "2026-03-01T10:00:00Z", endAt: "2026-03-01T11:00:00Z" },
+      });
+      return [outcome.runId, outcome.externalId, outcome.changes[0].changeId];
+    } finally {
+      await host.close();
+    }
+  };
+  const first = await ids();
+  assert.deepEqual(await ids(), first);
+  assert.equal(new Set(first).size, 3);
+});
+
+test("an unknown action is refused before any run, naming what exists", async () => {
+  await assert.rejects(hostile.run({ action: "no_such_action", config: {} }), /has no action "no_such_action"; it has: hostile\./);
+});
