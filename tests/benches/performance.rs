@@ -1,7 +1,9 @@
 //! What the sandbox costs: start-up, instantiation, each action in a fresh
 //! instance, in a reused instance and as native code through the same
 //! engine and store, throughput on SQLite, and latency on a large store.
-//! It prints figures and asserts nothing but that the runs succeed;
+//! The same actions on the Node host (`host-harness/js`, the component
+//! transpiled with jco) are timed in the same run, next to the Rust
+//! host's. It prints figures and asserts nothing but that the runs succeed;
 //! `BENCHMARKS.md` records a run.
 //!
 //! `cargo bench -p integration-tests --bench performance`
@@ -16,6 +18,7 @@ use automation_harness::{
     RunRequest, SqliteBackend,
 };
 use integration_tests::native::NATIVE_MAINTENANCE;
+use integration_tests::node_host;
 use integration_tests::{PLUGIN_WASM, create_config, external_id, now};
 use serde_json::{Value, json};
 
@@ -282,6 +285,47 @@ fn actions(plugin: &Plugin, sizes: Sizes) {
             micros(native),
             reused.as_secs_f64() / native.as_secs_f64(),
             micros(fresh) - micros(reused),
+        );
+    }
+}
+
+/// Per-action latency on the Node host next to the Rust host's, same
+/// component, same machine, one run: the Rust modes first, then the Node
+/// host's own timing loop (`npm run bench`), which times the same actions
+/// with the same configs the same way.
+fn node(path: &Path, plugin: &Plugin, sizes: Sizes) {
+    let rust = action_latencies(plugin, sizes);
+    let samples = sizes.action_samples.to_string();
+    let path = path.to_str().expect("a UTF-8 path");
+    let output = node_host::node(
+        "dist/bench.js",
+        &["--samples", &samples, "--plugin", path, "--json"],
+    )
+    .output()
+    .expect("node runs");
+    node_host::succeeded("the Node host's bench", &output);
+    let node: Value = serde_json::from_slice(&output.stdout).expect("the Node bench prints JSON");
+    println!(
+        "\nPer-action latency, Rust host against Node host (median of {}, µs, whole run as the \
+         caller sees it, in-memory store; Node: jco-transpiled, run in a worker thread)",
+        sizes.action_samples
+    );
+    println!(
+        "  {:<13} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "action", "Rust fresh", "Rust reuse", "Node fresh", "Node reuse", "fresh ×", "reuse ×"
+    );
+    for (action, [fresh, reused, _]) in ACTIONS.iter().zip(rust) {
+        let node_fresh = node[action]["fresh"].as_f64().expect("a figure");
+        let node_reused = node[action]["reuse"].as_f64().expect("a figure");
+        println!(
+            "  {:<13} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1} {:>12.1}",
+            action,
+            micros(fresh),
+            micros(reused),
+            node_fresh,
+            node_reused,
+            node_fresh / micros(fresh),
+            node_reused / micros(reused),
         );
     }
 }
@@ -581,6 +625,9 @@ fn main() {
     .expect("the plugin loads");
     if wanted("actions") {
         actions(&plugin, sizes);
+    }
+    if wanted("node") {
+        node(path, &plugin, sizes);
     }
     if wanted("throughput") {
         throughput(&plugin, sizes);

@@ -3,6 +3,7 @@
 //! script, each loaded once per test binary.
 
 pub mod native;
+pub mod node_host;
 pub mod postgres_schema;
 
 use std::path::Path;

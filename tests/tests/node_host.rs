@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
 use automation_harness::scenario::{Scenario, run_scenario_with};
+use integration_tests::node_host::{node, succeeded};
 use integration_tests::{NOTIFICATIONS_PLUGIN_WASM, PLUGIN_WASM, load};
 use serde_json::{Value, json};
 
@@ -24,55 +24,12 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn package() -> PathBuf {
-    repository().join("host-harness").join("js")
-}
-
-fn npm(arguments: &[&str]) -> Output {
-    Command::new("npm")
-        .args(arguments)
-        .current_dir(package())
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run npm (Node 20 and npm are needed): {error}"))
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The package installed from its lockfile and compiled, once per test
-/// binary.
-fn built() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        if !package()
-            .join("node_modules")
-            .join(".package-lock.json")
-            .exists()
-        {
-            succeeded("npm ci", &npm(&["ci", "--no-audit", "--no-fund"]));
-        }
-        succeeded("npm run build", &npm(&["run", "--silent", "build"]));
-    });
-}
-
-/// `npm run scenario -- ARGS --json` without npm's banner: the package's
-/// CLI, as the README's command runs it.
+/// `npm run scenario -- ARGS` without npm's banner: the package's CLI, as
+/// the README's command runs it.
 fn node_scenario(arguments: &[&str]) -> Output {
-    built();
-    Command::new("node")
-        .arg("dist/cli.js")
-        .arg("scenario")
-        .args(arguments)
-        .current_dir(package())
-        .output()
-        .expect("node runs")
+    let mut all = vec!["scenario"];
+    all.extend_from_slice(arguments);
+    node("dist/cli.js", &all).output().expect("node runs")
 }
 
 /// The plugins a scenario runs against: the ones it names, else both the
@@ -311,18 +268,14 @@ fn malformed_scenarios_are_bad_input_on_the_node_host() {
 
 #[test]
 fn the_node_hosts_own_suite_passes_on_the_workspaces_components() {
-    built();
-    let output = Command::new("node")
-        .args([
-            "--test",
-            "dist/tests/store.test.js",
-            "dist/tests/host.test.js",
-        ])
-        .env("HOSTILE_PLUGIN_WASM", HOSTILE_WASM)
-        .env("MAINTENANCE_PLUGIN_WASM", PLUGIN_WASM)
-        .current_dir(package())
-        .output()
-        .expect("node runs");
+    let output = node(
+        "--test",
+        &["dist/tests/store.test.js", "dist/tests/host.test.js"],
+    )
+    .env("HOSTILE_PLUGIN_WASM", HOSTILE_WASM)
+    .env("MAINTENANCE_PLUGIN_WASM", PLUGIN_WASM)
+    .output()
+    .expect("node runs");
     succeeded("the Node host's suite", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
