@@ -57,9 +57,9 @@ fn main() {
             "tests/contract-fixture",
         ),
         (
-            "CONTRACT_0_3_1_PLUGIN_WASM",
+            "CONTRACT_0_3_0_PLUGIN_WASM",
             "contract-fixture",
-            &["v0_3_1"][..],
+            &["v0_3_0"][..],
             "tests/contract-fixture",
         ),
         (

@@ -18,6 +18,10 @@ pub const MAX_ENTITY_ID_BYTES: usize = 512;
 /// Most entries one storage scan returns: the page size.
 pub const MAX_SCAN_LIMIT: u32 = 1000;
 
+/// Why a query may not write: the one wording of the refusal, for the host
+/// and the SDK's test host alike.
+pub const READ_ONLY: &str = "queries are read-only";
+
 /// Why `key` is not a storage key a plugin may use, if it is not.
 pub fn key_problem(key: &str) -> Option<String> {
     if key.is_empty() {

@@ -30,6 +30,8 @@ pub struct PluginDefinition {
     pub entity_kinds: Vec<EntityKindDefinition>,
     /// The scheduled jobs it declares.
     pub jobs: Vec<JobDefinition>,
+    /// The read-only queries it answers (contract 0.3.1's `queries`).
+    pub queries: Vec<QueryDefinition>,
 }
 
 /// A declared trigger.
@@ -108,6 +110,49 @@ pub struct JobDefinition {
     /// It runs at every whole multiple of this many seconds since the
     /// Unix epoch.
     pub every_seconds: u32,
+}
+
+/// A query as a plugin declares it.
+#[derive(Clone, Debug)]
+pub struct QueryDefinition {
+    /// The local id, such as `get`.
+    pub id: String,
+    /// The name shown to a person choosing a query.
+    pub display_name: String,
+    /// What the query answers, for a human.
+    pub description: String,
+    /// The JSON Schema of its input, as text.
+    pub input_schema: String,
+    /// The JSON Schema of its result, as text.
+    pub result_schema: String,
+}
+
+/// A checked query, as `describe` publishes it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryInfo {
+    /// `<plugin>.<local>`.
+    pub id: String,
+    /// The id the plugin declared.
+    pub local_id: String,
+    /// The name shown to a person choosing a query.
+    pub display_name: String,
+    /// What the query answers, for a human.
+    pub description: String,
+    /// The JSON Schema every input satisfies.
+    pub input_schema: Value,
+    /// The JSON Schema every result satisfies.
+    pub result_schema: Value,
+}
+
+/// A checked query with its compiled input and result schemas.
+pub struct CheckedQuery {
+    /// What `describe` publishes.
+    pub info: QueryInfo,
+    /// Checks each input before the plugin sees it.
+    pub input: Schema,
+    /// Checks each result before the caller sees it.
+    pub result: Schema,
 }
 
 /// A trigger as the host publishes it.
@@ -235,6 +280,8 @@ pub struct Catalog {
     pub entity_kind_infos: Vec<EntityKindInfo>,
     /// The scheduled jobs by local id.
     pub jobs: BTreeMap<String, JobInfo>,
+    /// The queries, by local id.
+    pub queries: BTreeMap<String, CheckedQuery>,
     /// The component's imports, by name.
     pub imports: Vec<String>,
 }
@@ -251,6 +298,7 @@ impl Catalog {
             entity_kinds: BTreeMap::new(),
             entity_kind_infos: Vec::new(),
             jobs: BTreeMap::new(),
+            queries: BTreeMap::new(),
             imports: Vec::new(),
         }
     }
@@ -290,6 +338,11 @@ impl Catalog {
     /// The published actions, ordered by local id.
     pub fn action_infos(&self) -> impl Iterator<Item = &ActionInfo> {
         self.actions.values().map(|(info, _)| info)
+    }
+
+    /// The queries, ordered by local id.
+    pub fn query_infos(&self) -> impl Iterator<Item = &QueryInfo> {
+        self.queries.values().map(|query| &query.info)
     }
 
     /// The published artifact types, ordered by local id.
@@ -413,6 +466,31 @@ impl Catalog {
                 every_seconds,
             };
             declare(&mut catalog.jobs, "job", &job.id, info)?;
+        }
+        for query in definition.queries {
+            check_local_id("query", &query.id)?;
+            let (input, input_schema) = declared_schema(&query.input_schema)
+                .with_context(|| format!("input schema of query {}", query.id))?;
+            let (result, result_schema) = declared_schema(&query.result_schema)
+                .with_context(|| format!("result schema of query {}", query.id))?;
+            let info = QueryInfo {
+                id: catalog.qualify(&query.id),
+                local_id: query.id.clone(),
+                display_name: query.display_name,
+                description: query.description,
+                input_schema,
+                result_schema,
+            };
+            declare(
+                &mut catalog.queries,
+                "query",
+                &query.id,
+                CheckedQuery {
+                    info,
+                    input,
+                    result,
+                },
+            )?;
         }
         Ok(catalog)
     }

@@ -16,7 +16,7 @@ use crate::native::{NativeGuest, NativePlugin};
 use crate::run::pipeline::UNCLAIMED_ACTION;
 use crate::run::{
     AutomationContext, Bookkeeping, Both, Invocation, NoBookkeeping, Pipeline, Prepared,
-    RunOutcome, RunRequest,
+    QueryOutcome, QueryRequest, RunOutcome, RunRequest, UnknownQuery,
 };
 use crate::wasm::{InstanceMode, Plugin, PluginInstance, WasmGuest, default_engine};
 
@@ -327,23 +327,7 @@ impl Harness {
     ) -> anyhow::Result<Option<RunOutcome>> {
         let mut outbox = self.outbox(depth);
         let mut bookkeeping = Both(bookkeeping, outbox.as_mut());
-        let kept = match self.instance_mode {
-            InstanceMode::Fresh => None,
-            InstanceMode::Reuse => self.kept_instance.lock().take(),
-        };
-        let mut guest = match kept {
-            Some(mut guest) => {
-                guest.rearm(self.limits)?;
-                guest
-            }
-            None => WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
-                .with_context(|| {
-                    format!(
-                        "{}: instantiation failed",
-                        self.pipeline().describe(&invocation)
-                    )
-                })?,
-        };
+        let mut guest = self.guest(|| self.pipeline().describe(&invocation))?;
         let outcome = self.pipeline().execute(
             &mut guest,
             invocation,
@@ -352,9 +336,58 @@ impl Harness {
             secrets,
             &mut bookkeeping,
         )?;
+        self.keep(guest);
+        Ok(outcome)
+    }
+
+    /// The instance for one run: in [`InstanceMode::Reuse`] the kept one,
+    /// rearmed, else a fresh one; `what` names the run in errors.
+    fn guest(&self, what: impl FnOnce() -> String) -> anyhow::Result<WasmGuest> {
+        let kept = match self.instance_mode {
+            InstanceMode::Fresh => None,
+            InstanceMode::Reuse => self.kept_instance.lock().take(),
+        };
+        match kept {
+            Some(mut guest) => {
+                guest.rearm(self.limits)?;
+                Ok(guest)
+            }
+            None => WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
+                .with_context(|| format!("{}: instantiation failed", what())),
+        }
+    }
+
+    /// Keeps `guest` for the next run in [`InstanceMode::Reuse`]; only a
+    /// run that ended without a host error gets here.
+    fn keep(&self, guest: WasmGuest) {
         if self.instance_mode == InstanceMode::Reuse {
             *self.kept_instance.lock() = Some(guest);
         }
+    }
+
+    /// Answers a read-only query (local or qualified id) in a read-only
+    /// transaction, under the same limits as a run. A domain failure
+    /// (including an input that breaks the query's schema) is an `Ok`
+    /// outcome with a failed result; a trap, or a result that breaks the
+    /// result schema, is an `Err` naming the plugin and the query. Nothing
+    /// a query does changes the store.
+    pub fn query(&self, request: QueryRequest) -> anyhow::Result<QueryOutcome> {
+        let catalog = self.catalog();
+        let local_id = catalog
+            .local_id(&request.query)
+            .filter(|local| catalog.queries.contains_key(*local))
+            .ok_or_else(|| UnknownQuery {
+                plugin: catalog.label(),
+                query: request.query.clone(),
+                known: known_queries(&[catalog]),
+            })?;
+        let started = std::time::Instant::now();
+        let mut guest = self.guest(|| format!("plugin {}, query {local_id}", catalog.label()))?;
+        let mut outcome = self
+            .pipeline()
+            .query(&mut guest, local_id, &request.input)?;
+        self.keep(guest);
+        outcome.wall_time = started.elapsed();
         Ok(outcome)
     }
 
@@ -364,5 +397,19 @@ impl Harness {
         let guest = WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
             .with_context(|| format!("plugin {}: instantiation failed", self.catalog().label()))?;
         Ok(PluginInstance::new(guest))
+    }
+}
+
+/// The qualified ids of the queries `catalogs` answer, comma-separated;
+/// `(none)` when none answers any.
+pub(crate) fn known_queries(catalogs: &[&Catalog]) -> String {
+    let known: Vec<String> = catalogs
+        .iter()
+        .flat_map(|catalog| catalog.query_infos().map(|info| info.id.clone()))
+        .collect();
+    if known.is_empty() {
+        "(none)".into()
+    } else {
+        known.join(", ")
     }
 }

@@ -57,7 +57,9 @@ pub use automation::{
     AutomationsError, StepRecord,
 };
 pub use backend::{Backend, MemoryBackend, PostgresBackend, SqliteBackend, StoreSnapshot};
-pub use catalog::{ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, TriggerInfo};
+pub use catalog::{
+    ActionInfo, ArtifactTypeInfo, Catalog, EntityKindInfo, JobInfo, QueryInfo, TriggerInfo,
+};
 pub use clock::{Clock, FixedClock, Randomness, SystemClock};
 pub use engine::changed_fields;
 pub use harness::{Harness, HarnessBuilder};
@@ -65,8 +67,8 @@ pub use limits::Limits;
 pub use plugin_host::PluginHost;
 pub use records::{Actor, ActorType, ChangeRecord, EventRecord, LogLevel, LogLine, Problem};
 pub use run::{
-    ActionFailure, ActionSuccess, AutomationContext, RunOutcome, RunRequest, TriggerScope,
-    UnknownAction,
+    ActionFailure, ActionSuccess, AutomationContext, QueryFailure, QueryOutcome, QueryRequest,
+    RunOutcome, RunRequest, TriggerScope, UnknownAction, UnknownQuery,
 };
 pub use wasm::{EngineOptions, InstanceMode, Plugin, PluginInstance, cache, default_engine};
 /// The wasmtime this host is built with, whose `Engine` the builder takes.

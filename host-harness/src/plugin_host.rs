@@ -13,8 +13,8 @@ use crate::automation::{Automations, AutomationsError};
 use crate::backend::Backend;
 use crate::catalog::Catalog;
 use crate::clock::{Clock, FixedClock};
-use crate::harness::{Harness, HarnessBuilder};
-use crate::run::{RunOutcome, RunRequest, UnknownAction};
+use crate::harness::{Harness, HarnessBuilder, known_queries};
+use crate::run::{QueryOutcome, QueryRequest, RunOutcome, RunRequest, UnknownAction, UnknownQuery};
 use crate::wasm::Plugin;
 
 /// Loaded plugins side by side on one store, clock and randomness, and
@@ -198,6 +198,49 @@ impl PluginHost {
     pub fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
         let harness = self.route_action(&request.action)?;
         harness.run(request)
+    }
+
+    /// Answers a read-only query, qualified (`maintenance.get`) or local
+    /// (`get`) when exactly one plugin declares it; see
+    /// [`Harness::query`].
+    pub fn query(&self, request: QueryRequest) -> anyhow::Result<QueryOutcome> {
+        let catalogs: Vec<&Catalog> = self.harnesses.iter().map(Harness::catalog).collect();
+        let unknown = |known: String| UnknownQuery {
+            plugin: catalogs
+                .iter()
+                .map(|catalog| catalog.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+            query: request.query.clone(),
+            known,
+        };
+        let declares =
+            |harness: &&Harness, local: &str| harness.catalog().queries.contains_key(local);
+        let harness = match request.query.split_once('.') {
+            Some((plugin, local)) => self
+                .harness(plugin)
+                .filter(|harness| declares(harness, local))
+                .ok_or_else(|| unknown(known_queries(&catalogs)))?,
+            None => {
+                let mut serving = self
+                    .harnesses
+                    .iter()
+                    .filter(|harness| declares(harness, &request.query));
+                match (serving.next(), serving.next()) {
+                    (Some(harness), None) => harness,
+                    (Some(first), Some(second)) => {
+                        return Err(unknown(format!(
+                            "{} and {} both declare it: qualify it",
+                            first.catalog().qualify(&request.query),
+                            second.catalog().qualify(&request.query)
+                        ))
+                        .into());
+                    }
+                    (None, _) => return Err(unknown(known_queries(&catalogs)).into()),
+                }
+            }
+        };
+        harness.query(request)
     }
 
     /// Runs, at the clock's current instant, every job of every plugin that

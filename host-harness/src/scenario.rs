@@ -19,7 +19,7 @@ use crate::catalog::Catalog;
 use crate::harness::Harness;
 use crate::plugin_host::PluginHost;
 use crate::records::Actor;
-use crate::run::RunRequest;
+use crate::run::{QueryRequest, RunRequest};
 use crate::wasm::Plugin;
 
 /// A scenario as written in its file.
@@ -117,8 +117,32 @@ pub struct AdvanceStep {
     pub expect: Option<Expectation>,
 }
 
+/// A step that asks a read-only query:
+/// `{ "query": "maintenance.get", "input": {…}, "expect": … }`. Its
+/// outcome is `{"ok", "result", "error"}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QueryStep {
+    /// Names the step's outcome for later templates.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The query, local or qualified.
+    pub query: String,
+    /// The query's input; `{}` when absent.
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    /// What the answer must look like; without it the step passes unless
+    /// it could not run at all, even when the query fails.
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+}
+
 fn is_advance(raw: &Value) -> bool {
     raw.get("advance").is_some()
+}
+
+fn is_query(raw: &Value) -> bool {
+    raw.get("query").is_some()
 }
 
 fn empty_object() -> Value {
@@ -135,6 +159,8 @@ pub struct Expectation {
     pub external_id: Option<Value>,
     /// Matched as a subset of the artifact.
     pub artifact: Option<Value>,
+    /// Matched as a subset of a query step's result.
+    pub result: Option<Value>,
     /// What the failing run's error must look like.
     pub error: Option<ErrorExpectation>,
     /// Every event fired, in order, each matched as a subset.
@@ -176,6 +202,8 @@ impl Scenario {
             if is_advance(step) {
                 let advance = AdvanceStep::deserialize(step).with_context(malformed)?;
                 crate::clock::parse_duration(&advance.advance).with_context(malformed)?;
+            } else if is_query(step) {
+                QueryStep::deserialize(step).with_context(malformed)?;
             } else {
                 Step::deserialize(step).with_context(malformed)?;
             }
@@ -252,8 +280,8 @@ pub struct StepReport {
     pub index: usize,
     /// The step's `id`, when it has one.
     pub id: Option<String>,
-    /// The action the step ran, as written, or `advance <duration>` for a
-    /// step that moves the clock.
+    /// The action the step ran, as written, `advance <duration>` for a
+    /// step that moves the clock, or `query <id>` for a query.
     pub action: String,
     /// Whether the step ran and every expectation held.
     pub passed: bool,
@@ -343,9 +371,13 @@ fn run_step(
     let mut report = StepReport {
         index,
         id: raw.get("id").and_then(Value::as_str).map(str::to_owned),
-        action: match raw.get("advance").and_then(Value::as_str) {
-            Some(duration) => format!("advance {duration}"),
-            None => raw
+        action: match (
+            raw.get("advance").and_then(Value::as_str),
+            raw.get("query").and_then(Value::as_str),
+        ) {
+            (Some(duration), _) => format!("advance {duration}"),
+            (None, Some(query)) => format!("query {query}"),
+            (None, None) => raw
                 .get("run")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
@@ -397,7 +429,8 @@ fn run_part_of(
     run_part: &Value,
     outcomes: &BTreeMap<String, Value>,
 ) -> anyhow::Result<(Option<String>, Value)> {
-    if harness.automations().is_none() {
+    // A query writes nothing, so it starts and moves no automation run.
+    if harness.automations().is_none() || is_query(run_part) {
         return run_only(harness, run_part, outcomes);
     }
     // Everything recorded before, to tell what the step started or moved,
@@ -457,6 +490,11 @@ fn run_only(
         });
         return Ok((step.id, outcome));
     }
+    if is_query(&resolved) {
+        let step = QueryStep::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
+        let outcome = harness.query(QueryRequest::new(step.query, step.input))?;
+        return Ok((step.id, outcome.answer_json()));
+    }
     let step = Step::deserialize(&resolved).map_err(|error| anyhow!("{error}"))?;
     let mut request = RunRequest::new(step.run.clone(), step.config.clone());
     request.actor = step.actor.clone();
@@ -497,6 +535,10 @@ pub fn check(expect: &Expectation, outcome: &Value) -> Vec<Mismatch> {
     if let Some(artifact) = &expect.artifact {
         let actual = field("artifact");
         compare("artifact", artifact, &actual, is_subset(artifact, &actual));
+    }
+    if let Some(result) = &expect.result {
+        let actual = field("result");
+        compare("result", result, &actual, is_subset(result, &actual));
     }
     if let Some(error) = &expect.error {
         let actual = field("error");

@@ -285,12 +285,146 @@ fn describe_lists_the_qualified_catalog_and_the_imports() {
         catalog["imports"]
             .as_array()
             .unwrap()
-            .contains(&json!("checkstack:automation/entity@0.3.0"))
+            .contains(&json!("checkstack:automation/entity@0.3.1"))
     );
-    assert_eq!(catalog["contract"], "checkstack:automation@0.3.0");
+    assert_eq!(catalog["contract"], "checkstack:automation@0.3.1");
+    let queries: Vec<&Value> = catalog["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| &q["id"])
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "maintenance.active_for_system",
+            "maintenance.get",
+            "maintenance.list"
+        ]
+    );
+    assert_eq!(
+        catalog["queries"][1]["inputSchema"]["required"],
+        json!(["maintenanceId"])
+    );
+    assert_eq!(plugins[1]["queries"][0]["id"], "notifications.get");
     let text = String::from_utf8(run(&["describe"], &workspace()).stdout).unwrap();
     assert!(
         text.contains("maintenance.clear_system") && text.contains("Imports"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Queries (read-only") && text.contains("input {maintenanceId*}"),
+        "{text}"
+    );
+}
+
+/// What the plugin holds reads back through queries: after set_system,
+/// two updates and clear_system on one SQLite store, `query
+/// maintenance.get` shows the title, the updates with their status
+/// changes and the completed status, and `active_for_system` answers
+/// before and after the clear. A query leaves the store file as it was.
+#[test]
+fn queries_read_back_what_runs_wrote_to_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--store", store, "--json"]);
+        let output = run(&all, dir.path());
+        (output.status.code(), stdout_json(&output))
+    };
+    let (_, parked) = cli(&[
+        "run",
+        "set_system",
+        "--config",
+        r#"{"systemId":"db-1","durationMinutes":30,"title":"DB upgrade"}"#,
+    ]);
+    let id = parked["externalId"].as_str().unwrap().to_owned();
+    let active_input = r#"{"systemId":"db-1"}"#;
+    let (code, active) = cli(&[
+        "query",
+        "maintenance.active_for_system",
+        "--input",
+        active_input,
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(active["result"]["windows"][0]["maintenanceId"], id);
+    assert_eq!(active["query"], "maintenance.active_for_system");
+    for config in [
+        json!({"maintenanceId": id, "message": "Starting", "statusChange": "in_progress"}),
+        json!({"maintenanceId": id, "message": "DB is back"}),
+    ] {
+        let (code, _) = cli(&["run", "add_update", "--config", &config.to_string()]);
+        assert_eq!(code, Some(0));
+    }
+    cli(&["run", "clear_system", "--config", r#"{"systemId":"db-1"}"#]);
+
+    let before = std::fs::read(store).unwrap();
+    let input = json!({"maintenanceId": id}).to_string();
+    let (code, got) = cli(&["query", "maintenance.get", "--input", &input]);
+    assert_eq!(code, Some(0));
+    let window = &got["result"];
+    assert_eq!(window["title"], "DB upgrade");
+    assert_eq!(window["status"], "completed");
+    let updates: Vec<(&Value, &Value)> = window["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (&u["message"], &u["statusChange"]))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            (&json!("Starting"), &json!("in_progress")),
+            (&json!("DB is back"), &Value::Null),
+            (&json!("Cleared by automation"), &json!("completed")),
+        ]
+    );
+    let (_, active) = cli(&[
+        "query",
+        "maintenance.active_for_system",
+        "--input",
+        active_input,
+    ]);
+    assert_eq!(active["result"]["windows"], json!([]));
+    assert_eq!(
+        std::fs::read(store).unwrap(),
+        before,
+        "a query wrote to the store"
+    );
+
+    // A query that finds nothing exits 1; bad input the host refuses
+    // first exits 2 with one line.
+    let (code, missing) = cli(&[
+        "query",
+        "maintenance.get",
+        "--input",
+        r#"{"maintenanceId":"nope"}"#,
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(missing["error"]["message"], "Maintenance not found: nope");
+    let unknown = run(&["query", "maintenance.nope", "--store", store], dir.path());
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("has no query \"maintenance.nope\""),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let text = run(
+        &[
+            "query",
+            "maintenance.get",
+            "--input",
+            &input,
+            "--store",
+            store,
+        ],
+        dir.path(),
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("maintenance.get answered:") && text.contains("DB is back"),
         "{text}"
     );
 }
@@ -475,7 +609,7 @@ fn a_shipped_plugin_is_loaded_by_name() {
         catalog["plugin"],
         json!({"id": "notifications", "version": "0.1.0"})
     );
-    assert_eq!(catalog["contract"], "checkstack:automation@0.3.0");
+    assert_eq!(catalog["contract"], "checkstack:automation@0.3.1");
 
     let output = harness()
         .args(["describe", "--plugin", "no-such-plugin"])

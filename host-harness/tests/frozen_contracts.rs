@@ -56,6 +56,30 @@ const FROZEN: &[(&str, &str)] = &[
         "tests/contract-fixture/wit-0.1.0/world.wit",
         "aa9572a84e2b8f517d6920782c0de285245914d6e022677516dfee65a5cffd2b",
     ),
+    (
+        "tests/contract-fixture/wit-0.3.0/entity.wit",
+        "12384df4838e2e8861f3807becb058e834880112e4a9733ef2c361ffa4c8a719",
+    ),
+    (
+        "tests/contract-fixture/wit-0.3.0/log.wit",
+        "82ef8560970ed89b968c5d79578de61f6f9387312c31531043e66c664647722d",
+    ),
+    (
+        "tests/contract-fixture/wit-0.3.0/plugin.wit",
+        "2141c22f71360e977a44092144a8a0a5dad67e724b2641c156de5d9e778ecd86",
+    ),
+    (
+        "tests/contract-fixture/wit-0.3.0/storage.wit",
+        "88e1cb05e83b139b631644a99e46b62f019711d370a7224f9c962ed8ca5d8f99",
+    ),
+    (
+        "tests/contract-fixture/wit-0.3.0/types.wit",
+        "3e1c8e22f5a05ffb5fabb5d436db070abf3bc685044720c68a1effec719f1146",
+    ),
+    (
+        "tests/contract-fixture/wit-0.3.0/world.wit",
+        "d2f5511f7ed3997b309a6cb2db389edafcb9dc9df762897e3f79335c4a5abaf9",
+    ),
 ];
 
 fn digest(path: &Path) -> String {
@@ -68,7 +92,11 @@ fn digest(path: &Path) -> String {
 fn frozen_contract_files_are_unchanged() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut found = Vec::new();
-    for folder in ["wit/since_v0.2.0", "tests/contract-fixture/wit-0.1.0"] {
+    for folder in [
+        "wit/since_v0.2.0",
+        "tests/contract-fixture/wit-0.1.0",
+        "tests/contract-fixture/wit-0.3.0",
+    ] {
         let mut files: Vec<_> = std::fs::read_dir(workspace.join(folder))
             .unwrap()
             .map(|entry| entry.unwrap().path())

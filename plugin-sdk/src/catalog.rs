@@ -89,6 +89,22 @@ pub struct JobDefinition {
     pub every_seconds: u32,
 }
 
+/// A read-only query: what the plugin answers about what it holds
+/// (contract 0.3.1's `queries` interface).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryDefinition {
+    /// The local id, such as `get`.
+    pub id: &'static str,
+    /// The name shown to a person choosing a query.
+    pub display_name: &'static str,
+    /// What the query answers, for a human.
+    pub description: &'static str,
+    /// The JSON Schema every input satisfies; the host checks it.
+    pub input_schema: &'static str,
+    /// The JSON Schema every result satisfies; the host checks it.
+    pub result_schema: &'static str,
+}
+
 /// Everything a plugin publishes about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginDefinition {
@@ -106,6 +122,8 @@ pub struct PluginDefinition {
     pub entity_kinds: Vec<EntityKind>,
     /// The scheduled jobs the plugin declares.
     pub jobs: Vec<JobDefinition>,
+    /// The read-only queries the plugin answers.
+    pub queries: Vec<QueryDefinition>,
 }
 
 impl PluginDefinition {
@@ -119,6 +137,7 @@ impl PluginDefinition {
             artifact_types: Vec::new(),
             entity_kinds: Vec::new(),
             jobs: Vec::new(),
+            queries: Vec::new(),
         }
     }
 
@@ -168,6 +187,11 @@ impl PluginDefinition {
             self.jobs.iter().map(|j| j.id).collect(),
             &mut problems,
         );
+        ids(
+            "query",
+            self.queries.iter().map(|q| q.id).collect(),
+            &mut problems,
+        );
         for job in &self.jobs {
             if job.every_seconds == 0 {
                 problems.push(format!("job {} runs every 0 seconds", job.id));
@@ -185,7 +209,12 @@ impl PluginDefinition {
             .map(|t| (t.id, t.payload_schema))
             .chain(self.actions.iter().map(|a| (a.id, a.config_schema)))
             .chain(self.artifact_types.iter().map(|a| (a.id, a.schema)))
-            .chain(self.entity_kinds.iter().map(|k| (k.kind, k.state_schema)));
+            .chain(self.entity_kinds.iter().map(|k| (k.kind, k.state_schema)))
+            .chain(
+                self.queries
+                    .iter()
+                    .flat_map(|q| [(q.id, q.input_schema), (q.id, q.result_schema)]),
+            );
         for (owner, schema) in schemas {
             match serde_json::from_str::<Value>(schema) {
                 Ok(Value::Object(_)) => {}
@@ -219,6 +248,11 @@ impl PluginDefinition {
     /// The trigger `id` declares, if any.
     pub fn trigger(&self, id: &str) -> Option<&TriggerDefinition> {
         self.triggers.iter().find(|trigger| trigger.id == id)
+    }
+
+    /// The query `id` declares, if any.
+    pub fn query(&self, id: &str) -> Option<&QueryDefinition> {
+        self.queries.iter().find(|query| query.id == id)
     }
 
     /// The action `id` declares, if any.

@@ -11,8 +11,8 @@ use crate::catalog;
 use crate::config::Problem;
 use crate::host::{self, ChangeReceipt, EntityError, Level, Page, StorageError, SystemEnvironment};
 use crate::plugin::{
-    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, RunContext, TriggerEvent,
-    TriggerScope,
+    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, QueryError, RunContext,
+    TriggerEvent, TriggerScope,
 };
 use crate::time::Instant;
 
@@ -22,7 +22,7 @@ use crate::time::Instant;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "automation-plugin",
+        world: "queryable-plugin",
         // The plugin's crate invokes the export macro, through
         // `export_plugin!`.
         pub_export_macro: true,
@@ -34,6 +34,7 @@ use bindings::checkstack::automation::{
     entity as wit_entity, log as wit_log, storage as wit_storage, types,
 };
 use bindings::exports::checkstack::automation::plugin as wit_plugin;
+use bindings::exports::checkstack::automation::queries as wit_queries;
 
 /// The component's view of its host: every call goes through a WIT import;
 /// time and ids come from WASI, which the host serves.
@@ -372,5 +373,36 @@ impl<P: Plugin + Default> wit_plugin::Guest for Adapter<P> {
                 context_key: event.context_key,
             })
             .collect()
+    }
+}
+
+impl<P: Plugin + Default> wit_queries::Guest for Adapter<P> {
+    fn definitions() -> Vec<wit_queries::QueryDefinition> {
+        P::default()
+            .catalog()
+            .queries
+            .into_iter()
+            .map(|query| wit_queries::QueryDefinition {
+                id: query.id.into(),
+                display_name: query.display_name.into(),
+                description: query.description.into(),
+                input_schema: query.input_schema.into(),
+                result_schema: query.result_schema.into(),
+            })
+            .collect()
+    }
+
+    fn run_query(query_id: String, input: String) -> Result<String, wit_queries::QueryError> {
+        let input = host_json("query input", &input);
+        P::default()
+            .run_query(&WitHost, &query_id, &input)
+            .map(|result| result.to_string())
+            .map_err(|error| match error {
+                QueryError::InvalidInput(problems) => {
+                    wit_queries::QueryError::InvalidInput(problems_to_wit(problems))
+                }
+                QueryError::NotFound(message) => wit_queries::QueryError::NotFound(message),
+                QueryError::Internal(message) => wit_queries::QueryError::Internal(message),
+            })
     }
 }

@@ -273,3 +273,10 @@ impl Environment for SystemEnvironment {
 pub trait Host: Storage + EntityHandle + Log + Environment {}
 
 impl<T: Storage + EntityHandle + Log + Environment> Host for T {}
+
+/// Everything a query needs from its host: reading storage, the log, the
+/// clock. No entity handle: a query writes nothing, and the host refuses
+/// storage writes during one.
+pub trait QueryHost: Storage + Log + Environment {}
+
+impl<T: Storage + Log + Environment> QueryHost for T {}

@@ -1,7 +1,8 @@
 //! Write Checkstack automation plugins in plain Rust.
 //!
 //! A plugin is a WebAssembly component that exports the
-//! `checkstack:automation/plugin@0.3.0` interface (see `wit/` in this
+//! `checkstack:automation/plugin@0.3.1` interface, and `queries` for the
+//! read-only queries it answers (see `wit/` in this
 //! workspace). With this SDK it is a Rust type implementing [`Plugin`]:
 //! its catalog, its actions and its change deriver, written against the
 //! host traits in [`host`] and exported with one macro,
@@ -128,7 +129,8 @@
 //!     }
 //! }
 //!
-//! // In the component: exports `checkstack:automation/plugin@0.3.0`.
+//! // In the component: exports `checkstack:automation/plugin@0.3.1`
+//! // (and `queries@0.3.1`, answering none unless `run_query` is written).
 //! // Natively: checks that `Greeter` is a `Plugin + Default`.
 //! plugin_sdk::export_plugin!(Greeter);
 //!
@@ -167,14 +169,14 @@ mod component;
 pub use catalog::PluginDefinition;
 pub use config::Problem;
 pub use plugin::{
-    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, RunContext, TriggerEvent,
-    TriggerScope,
+    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, QueryError, RunContext,
+    TriggerEvent, TriggerScope,
 };
 pub use time::Instant;
 
 /// The version of the `checkstack:automation` WIT package the SDK builds
 /// components against.
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.3.1";
 
 /// What most plugins use, in one import.
 pub mod prelude {
@@ -182,12 +184,14 @@ pub mod prelude {
     pub use crate::config::Problem;
     pub use crate::entity::{mutate, mutate_with};
     pub use crate::host::{
-        Actor, ActorType, EntityHandle, Environment, Host, Log, Mutation, MutationOptions, Storage,
+        Actor, ActorType, EntityHandle, Environment, Host, Log, Mutation, MutationOptions,
+        QueryHost, Storage,
     };
     pub use crate::storage::StorageExt;
     pub use crate::time::Instant;
     pub use crate::{
-        ActionError, ActionSuccess, EntityChange, JobContext, Plugin, RunContext, TriggerEvent,
+        ActionError, ActionSuccess, EntityChange, JobContext, Plugin, QueryError, RunContext,
+        TriggerEvent,
     };
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::catalog::PluginDefinition;
 use crate::config::Problem;
 use crate::entity::MutationError;
-use crate::host::{Actor, Host, MutationOptions, StorageError};
+use crate::host::{Actor, Host, MutationOptions, QueryHost, StorageError};
 use crate::storage::StoreError;
 use crate::time::Instant;
 
@@ -59,6 +59,77 @@ pub trait Plugin {
     fn derive(&self, change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
         let _ = change;
         Ok(Vec::new())
+    }
+
+    /// Answers the read-only query `query` (a local id the catalog
+    /// declares in `queries`) for `input`, which the host has already
+    /// checked against the query's input schema. The host gives a query
+    /// reads only: storage writes fail with
+    /// [`StorageError::NotPermitted`], and [`QueryHost`] has no entity
+    /// handle. The result must satisfy the query's result schema. By
+    /// default the plugin answers no query, and every query is
+    /// [`QueryError::NotFound`].
+    fn run_query<H: QueryHost>(
+        &self,
+        host: &H,
+        query: &str,
+        input: &Value,
+    ) -> Result<Value, QueryError> {
+        let _ = (host, input);
+        Err(QueryError::NotFound(format!(
+            "Unknown query: {query}; this plugin answers no queries"
+        )))
+    }
+}
+
+/// Why a query has no answer: a value of the contract, never a trap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryError {
+    /// The input breaks the plugin's own rules; one problem each.
+    InvalidInput(Vec<Problem>),
+    /// A thing the input names does not exist.
+    NotFound(String),
+    /// Any other failure.
+    Internal(String),
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::InvalidInput(problems) => {
+                f.write_str("invalid input:")?;
+                for problem in problems {
+                    let path = match problem.path.as_str() {
+                        "" => "(the input)",
+                        path => path,
+                    };
+                    write!(f, " {path} {};", problem.message)?;
+                }
+                Ok(())
+            }
+            QueryError::NotFound(message) => write!(f, "not found: {message}"),
+            QueryError::Internal(message) => write!(f, "internal error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+impl From<Vec<Problem>> for QueryError {
+    fn from(problems: Vec<Problem>) -> Self {
+        QueryError::InvalidInput(problems)
+    }
+}
+
+impl From<StorageError> for QueryError {
+    fn from(error: StorageError) -> Self {
+        QueryError::Internal(error.to_string())
+    }
+}
+
+impl From<StoreError> for QueryError {
+    fn from(error: StoreError) -> Self {
+        QueryError::Internal(error.to_string())
     }
 }
 

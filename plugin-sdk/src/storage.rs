@@ -126,6 +126,14 @@ impl<S: ?Sized> Scan<'_, S> {
         self.page_size = entries;
         self
     }
+
+    /// Starts after `key`: the scan yields only keys that sort after it
+    /// (a key before the prefix starts it at the prefix), so a page of an
+    /// index can resume where the last one ended.
+    pub fn after(mut self, key: impl Into<String>) -> Self {
+        self.cursor = Some(key.into());
+        self
+    }
 }
 
 impl<S: Storage + ?Sized> Iterator for Scan<'_, S> {

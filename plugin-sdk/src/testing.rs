@@ -76,7 +76,8 @@ use crate::host::{
     Mutation, MutationOptions, Page, Storage, StorageError,
 };
 use crate::plugin::{
-    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, RunContext, TriggerEvent,
+    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, QueryError, RunContext,
+    TriggerEvent,
 };
 use crate::time::Instant;
 
@@ -830,6 +831,60 @@ impl Environment for TestHost {
         let n = state.next_id;
         state.next_id += 1;
         format!("{:08x}-0000-4000-8000-{n:012}", state.id_seed)
+    }
+}
+
+/// The host a query sees: the test host's reads, log and clock, with
+/// every storage write refused as the host refuses it.
+struct ReadOnly<'a>(&'a TestHost);
+
+impl Storage for ReadOnly<'_> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.get(key)
+    }
+
+    fn set(&self, key: &str, _value: &[u8]) -> Result<(), StorageError> {
+        check_key(key)?;
+        Err(StorageError::NotPermitted(contract_rules::READ_ONLY.into()))
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        check_key(key)?;
+        Err(StorageError::NotPermitted(contract_rules::READ_ONLY.into()))
+    }
+
+    fn scan(&self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<Page, StorageError> {
+        self.0.scan(prefix, limit, cursor)
+    }
+}
+
+impl Log for ReadOnly<'_> {
+    fn log(&self, level: Level, message: &str) {
+        self.0.log(level, message);
+    }
+}
+
+impl Environment for ReadOnly<'_> {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn new_id(&self) -> String {
+        self.0.new_id()
+    }
+}
+
+impl TestHost {
+    /// Answers query `query` of `plugin` for `input`, as the host runs
+    /// one: reads see everything stored, writes are refused with
+    /// [`StorageError::NotPermitted`], and nothing is recorded.
+    pub fn query<P: Plugin + ?Sized>(
+        &self,
+        plugin: &P,
+        query: &str,
+        input: &Value,
+    ) -> Result<Value, QueryError> {
+        plugin.run_query(&ReadOnly(self), query, input)
     }
 }
 

@@ -4,7 +4,8 @@
 use crate::entity::ENTITY_KIND;
 
 pub use plugin_sdk::catalog::{
-    ActionDefinition, ArtifactType, EntityKind, JobDefinition, PluginDefinition, TriggerDefinition,
+    ActionDefinition, ArtifactType, EntityKind, JobDefinition, PluginDefinition, QueryDefinition,
+    TriggerDefinition,
 };
 
 pub const PLUGIN_ID: &str = "maintenance";
@@ -33,6 +34,12 @@ const UPDATE_CONFIG_SCHEMA: &str = include_str!("../schemas/update-config.json")
 const ADD_UPDATE_CONFIG_SCHEMA: &str = include_str!("../schemas/add-update-config.json");
 const SET_SYSTEM_CONFIG_SCHEMA: &str = include_str!("../schemas/set-system-config.json");
 const CLEAR_SYSTEM_CONFIG_SCHEMA: &str = include_str!("../schemas/clear-system-config.json");
+const GET_INPUT_SCHEMA: &str = include_str!("../schemas/get-input.json");
+const GET_RESULT_SCHEMA: &str = include_str!("../schemas/get-result.json");
+const LIST_INPUT_SCHEMA: &str = include_str!("../schemas/list-input.json");
+const LIST_RESULT_SCHEMA: &str = include_str!("../schemas/list-result.json");
+const ACTIVE_INPUT_SCHEMA: &str = include_str!("../schemas/active-for-system-input.json");
+const ACTIVE_RESULT_SCHEMA: &str = include_str!("../schemas/active-for-system-result.json");
 
 fn trigger(
     id: &'static str,
@@ -154,6 +161,29 @@ pub fn definitions() -> PluginDefinition {
             description: "Starts scheduled windows whose start has passed and completes windows in progress whose end has passed",
             every_seconds: 60,
         }],
+        queries: vec![
+            QueryDefinition {
+                id: "get",
+                display_name: "Get Maintenance",
+                description: "A maintenance window with its update log, oldest update first",
+                input_schema: GET_INPUT_SCHEMA,
+                result_schema: GET_RESULT_SCHEMA,
+            },
+            QueryDefinition {
+                id: "list",
+                display_name: "List Maintenances",
+                description: "Maintenance windows ordered by startAt, then id, a page at a time; filtered by status, system and start",
+                input_schema: LIST_INPUT_SCHEMA,
+                result_schema: LIST_RESULT_SCHEMA,
+            },
+            QueryDefinition {
+                id: "active_for_system",
+                display_name: "Active Maintenance for System",
+                description: "The windows, scheduled or in progress, whose time [startAt, endAt) holds an instant (the host clock by default) for one system",
+                input_schema: ACTIVE_INPUT_SCHEMA,
+                result_schema: ACTIVE_RESULT_SCHEMA,
+            },
+        ],
     }
 }
 

@@ -1,13 +1,14 @@
 //! The plugin as the SDK sees it; `export_plugin!` makes it the
 //! component's `plugin` export. No logic lives here.
 
+use plugin_sdk::host::{Host, QueryHost};
 use plugin_sdk::{
-    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, PluginDefinition, RunContext,
-    TriggerEvent, host::Host,
+    ActionError, ActionSuccess, EntityChange, JobContext, Plugin, PluginDefinition, QueryError,
+    RunContext, TriggerEvent,
 };
 use serde_json::Value;
 
-use crate::{actions, catalog, entity, jobs};
+use crate::{actions, catalog, entity, jobs, queries};
 
 /// The maintenance plugin.
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,6 +40,15 @@ impl Plugin for MaintenancePlugin {
 
     fn derive(&self, change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
         entity::derive(change)
+    }
+
+    fn run_query<H: QueryHost>(
+        &self,
+        host: &H,
+        query: &str,
+        input: &Value,
+    ) -> Result<Value, QueryError> {
+        queries::run_query(host, query, input)
     }
 }
 

@@ -218,6 +218,25 @@ impl<'a> ConfigReader<'a> {
         range: RangeInclusive<i64>,
     ) -> Option<i64> {
         let value = self.required(name)?;
+        self.integer_value(name, value, range)
+    }
+
+    /// An optional whole number within `range`.
+    pub fn optional_integer(
+        &mut self,
+        name: &'static str,
+        range: RangeInclusive<i64>,
+    ) -> Option<i64> {
+        let value = self.field(name)?;
+        self.integer_value(name, value, range)
+    }
+
+    fn integer_value(
+        &mut self,
+        name: &'static str,
+        value: &Value,
+        range: RangeInclusive<i64>,
+    ) -> Option<i64> {
         let Some(number) = value.as_i64().or_else(|| {
             value
                 .as_f64()
@@ -244,15 +263,43 @@ impl<'a> ConfigReader<'a> {
         Some(number)
     }
 
+    /// An optional list that, when present, holds at least one status.
+    pub fn optional_status_list(&mut self, name: &'static str) -> Option<Vec<Status>> {
+        let value = self.field(name)?;
+        let Value::Array(items) = value else {
+            self.problem(
+                &pointer(name),
+                format!("must be an array of statuses, found {}", type_name(value)),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.problem(&pointer(name), "must contain at least one item");
+            return None;
+        }
+        let mut statuses = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("{}/{index}", pointer(name));
+            let status = item.as_str().and_then(Status::parse);
+            match status {
+                Some(status) => statuses.push(status),
+                None => self.problem(
+                    &path,
+                    format!("must be one of {}, found {item}", Status::spellings()),
+                ),
+            }
+        }
+        (statuses.len() == items.len()).then_some(statuses)
+    }
+
     pub fn optional_status(&mut self, name: &'static str) -> Option<Status> {
         let value = self.field(name)?;
         let text = self.text_value(name, value, false)?;
         let status = Status::parse(&text);
         if status.is_none() {
-            let allowed: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
             self.problem(
                 &pointer(name),
-                format!("must be one of {}, found {text:?}", allowed.join(", ")),
+                format!("must be one of {}, found {text:?}", Status::spellings()),
             );
         }
         status

@@ -11,6 +11,7 @@ pub mod config;
 pub mod entity;
 pub mod jobs;
 pub mod model;
+pub mod queries;
 pub mod service;
 
 mod component;

@@ -33,6 +33,11 @@ impl Status {
         }
     }
 
+    /// Every status as spelled in JSON: `scheduled, in_progress, ...`.
+    pub fn spellings() -> String {
+        Self::ALL.map(Status::as_str).join(", ")
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == text)
     }

@@ -8,10 +8,20 @@
 //!   the system, so finding a system's active windows reads only those; a
 //!   system id too long for the key is replaced by a digest (see
 //!   `system_segment`).
-//! - `update/<id>/<createdAt>/<entry-id>`: the window's log, in time order.
+//! - `update/<id>/<createdAt>/<n>/<entry-id>`: the window's log, in time
+//!   order, then in the order written (`n` counts the entries of that
+//!   millisecond).
 //! - `due/<instant>/<id>`: when the scheduler next has to look at the
 //!   window (startAt while scheduled, endAt while in progress), so finding
 //!   due windows reads only those.
+//! - `start/<startAt>/<id>`: every window by its start, the order the
+//!   `list` query pages through.
+//! - `system/<system>/<startAt>/<id>`: every window of a system by its
+//!   start, so listing one system's windows reads only those, however
+//!   many other systems have.
+//!
+//! Instants in keys are `ordered_instant`'s 20 digits, which sort in time
+//! order.
 
 use std::collections::BTreeMap;
 
@@ -70,6 +80,51 @@ impl WindowPatch {
             patched.suppress_notifications = suppress;
         }
         patched
+    }
+}
+
+/// Which windows `list` returns, and which page.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListFilter {
+    /// Only windows in one of these statuses; any status when absent.
+    pub statuses: Option<Vec<Status>>,
+    /// Only windows covering this system.
+    pub system_id: Option<String>,
+    /// Only windows starting at or after this instant.
+    pub from: Option<Instant>,
+    /// Only windows starting before this instant.
+    pub to: Option<Instant>,
+    /// At most this many windows.
+    pub limit: usize,
+    /// Resumes after the last window of an earlier page: its `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// One page of windows, ordered by startAt, then id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowPage {
+    pub windows: Vec<Window>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Why `list` could not serve a page.
+#[derive(Debug)]
+pub enum ListError {
+    /// The cursor is not one `list` returned.
+    BadCursor,
+    Store(ServiceError),
+}
+
+impl From<ServiceError> for ListError {
+    fn from(error: ServiceError) -> Self {
+        ListError::Store(error)
+    }
+}
+
+impl From<plugin_sdk::host::StorageError> for ListError {
+    fn from(error: plugin_sdk::host::StorageError) -> Self {
+        ListError::Store(error.into())
     }
 }
 
@@ -142,12 +197,11 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
             created_at: now,
             created_by,
         };
-        let key = format!(
-            "update/{}/{}/{}",
-            escape(maintenance_id),
-            entry.created_at,
-            entry.id
-        );
+        // Entries of one millisecond keep the order they were written in:
+        // the clock of a test (or a fast caller) gives them one instant.
+        let instant_prefix = format!("update/{}/{}/", escape(maintenance_id), entry.created_at);
+        let earlier = self.host.scan_prefix(&instant_prefix).count();
+        let key = format!("{instant_prefix}{earlier:06}/{}", entry.id);
         self.host.set_json(&key, &entry)?;
         Ok(Some((window, entry)))
     }
@@ -193,6 +247,71 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
         }
         windows.sort_by(|a, b| (a.start_at, &a.id).cmp(&(b.start_at, &b.id)));
         Ok(windows)
+    }
+
+    /// One page of the windows `filter` selects, ordered by startAt, then
+    /// id, read from the `start/` index, or from the `system/` index when
+    /// the filter names a system: the cost grows with the windows in the
+    /// range read, not with the store.
+    pub fn list(&self, filter: &ListFilter) -> Result<WindowPage, ListError> {
+        let prefix = match &filter.system_id {
+            Some(system_id) => system_prefix(system_id),
+            None => START_PREFIX.to_owned(),
+        };
+        // Every key of a window starting at `from` or later sorts after
+        // the bare instant, and every key of an earlier one before it.
+        let after = match (&filter.cursor, filter.from) {
+            (Some(cursor), _) => {
+                parse_position(cursor).ok_or(ListError::BadCursor)?;
+                Some(format!("{prefix}{cursor}"))
+            }
+            (None, Some(from)) => Some(format!("{prefix}{}", ordered_instant(from))),
+            (None, None) => None,
+        };
+        let mut scan = self
+            .host
+            .scan_prefix(&prefix)
+            .page_size(u32::try_from(filter.limit + 1).unwrap_or(u32::MAX));
+        if let Some(after) = after {
+            scan = scan.after(after);
+        }
+        let mut page = WindowPage {
+            windows: Vec::new(),
+            next_cursor: None,
+        };
+        let mut last_position = None;
+        for entry in scan {
+            let (key, _) = entry?;
+            let position = &key[prefix.len()..];
+            let Some((start, id)) = parse_position(position) else {
+                continue;
+            };
+            if filter.to.is_some_and(|to| start >= to) {
+                break;
+            }
+            let Some(window) = self.get(&id)? else {
+                continue;
+            };
+            let wanted = filter
+                .statuses
+                .as_ref()
+                .is_none_or(|statuses| statuses.contains(&window.status))
+                // Two long system ids can share a digest segment.
+                && filter
+                    .system_id
+                    .as_ref()
+                    .is_none_or(|system| window.system_ids.contains(system));
+            if !wanted {
+                continue;
+            }
+            if page.windows.len() == filter.limit {
+                page.next_cursor = last_position;
+                break;
+            }
+            last_position = Some(position.to_owned());
+            page.windows.push(window);
+        }
+        Ok(page)
     }
 
     /// The entity state of each id that exists.
@@ -265,6 +384,12 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
                 Vec::new()
             };
             keys.extend(due_instant(w).map(|due| due_key(due, &w.id)));
+            keys.push(format!("{START_PREFIX}{}", position(w)));
+            keys.extend(
+                w.system_ids
+                    .iter()
+                    .map(|system| format!("{}{}", system_prefix(system), position(w))),
+            );
             keys
         };
         let before = previous.map(indexed).unwrap_or_default();
@@ -280,6 +405,43 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
 }
 
 const DUE_PREFIX: &str = "due/";
+const START_PREFIX: &str = "start/";
+const SYSTEM_PREFIX: &str = "system/";
+
+/// An instant's milliseconds with the sign bit flipped, as 20 digits, so
+/// that keys sort in time order, before 1970 too.
+fn ordered_instant(instant: Instant) -> String {
+    format!("{:020}", (instant.millis() as u64) ^ (1 << 63))
+}
+
+fn parse_ordered_instant(digits: &str) -> Option<Instant> {
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Instant::from_millis((digits.parse::<u64>().ok()? ^ (1 << 63)) as i64)
+}
+
+/// `<startAt>/<id>`: where a window sits in the `start/` and `system/`
+/// indexes, and the cursor `list` hands out.
+fn position(window: &Window) -> String {
+    format!(
+        "{}/{}",
+        ordered_instant(window.start_at),
+        escape(&window.id)
+    )
+}
+
+fn parse_position(position: &str) -> Option<(Instant, String)> {
+    let (digits, id) = position.split_once('/')?;
+    Some((parse_ordered_instant(digits)?, unescape(id)))
+}
+
+fn system_prefix(system_id: &str) -> String {
+    format!(
+        "{SYSTEM_PREFIX}{}/",
+        segment(system_id, MAX_LISTED_SYSTEM_SEGMENT_BYTES)
+    )
+}
 
 /// When the scheduler next has to move `window`, if ever.
 fn due_instant(window: &Window) -> Option<Instant> {
@@ -293,14 +455,11 @@ fn due_instant(window: &Window) -> Option<Instant> {
 /// `due/<20 digits>/<id>`: the instant's milliseconds with the sign bit
 /// flipped, zero-padded, so that keys sort in time order, before 1970 too.
 fn due_key(instant: Instant, id: &str) -> String {
-    let ordered = (instant.millis() as u64) ^ (1 << 63);
-    format!("{DUE_PREFIX}{ordered:020}/{}", escape(id))
+    format!("{DUE_PREFIX}{}/{}", ordered_instant(instant), escape(id))
 }
 
 fn parse_due_key(key: &str) -> Option<(Instant, String)> {
-    let (ordered, id) = key.strip_prefix(DUE_PREFIX)?.split_once('/')?;
-    let millis = (ordered.parse::<u64>().ok()? ^ (1 << 63)) as i64;
-    Some((Instant::from_millis(millis)?, unescape(id)))
+    parse_position(key.strip_prefix(DUE_PREFIX)?)
 }
 
 fn window_key(id: &str) -> String {
@@ -321,6 +480,10 @@ const WINDOW_ID_BYTES: usize = 36;
 /// The longest system segment that leaves room in an `active/` key for a
 /// window id.
 const MAX_SYSTEM_SEGMENT_BYTES: usize = MAX_KEY_BYTES - ACTIVE_PREFIX.len() - 1 - WINDOW_ID_BYTES;
+/// The longest system segment that leaves room in a `system/` key for an
+/// instant and a window id.
+const MAX_LISTED_SYSTEM_SEGMENT_BYTES: usize =
+    MAX_KEY_BYTES - SYSTEM_PREFIX.len() - 1 - 20 - 1 - WINDOW_ID_BYTES;
 
 /// A system id as a key segment: escaped, or, when that is too long for
 /// the key (a system id of up to 256 characters can take 1024 bytes), a
@@ -330,8 +493,14 @@ const MAX_SYSTEM_SEGMENT_BYTES: usize = MAX_KEY_BYTES - ACTIVE_PREFIX.len() - 1 
 /// the windows that really cover the system. Every id that fitted before
 /// keeps its segment, so stored indexes stay valid.
 fn system_segment(system_id: &str) -> String {
+    segment(system_id, MAX_SYSTEM_SEGMENT_BYTES)
+}
+
+/// A system id as a key segment of at most `max_bytes`; see
+/// [`system_segment`].
+fn segment(system_id: &str, max_bytes: usize) -> String {
     let escaped = escape(system_id);
-    if escaped.len() <= MAX_SYSTEM_SEGMENT_BYTES {
+    if escaped.len() <= max_bytes {
         return escaped;
     }
     format!("%H{:016x}", fnv1a64(system_id.as_bytes()))
@@ -466,6 +635,60 @@ mod tests {
         let messages: Vec<_> = log.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages, ["first", "Maintenance completed early"]);
         assert_eq!(log[1].status_change, Some(Status::Completed));
+    }
+
+    /// The storage host handing out ids that sort backwards, as random
+    /// UUIDs may.
+    struct BackwardIds {
+        host: plugin_sdk::testing::TestHost,
+        next: std::cell::Cell<u32>,
+    }
+
+    impl Storage for BackwardIds {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, plugin_sdk::host::StorageError> {
+            self.host.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), plugin_sdk::host::StorageError> {
+            self.host.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<bool, plugin_sdk::host::StorageError> {
+            self.host.delete(key)
+        }
+        fn scan(
+            &self,
+            prefix: &str,
+            limit: u32,
+            cursor: Option<&str>,
+        ) -> Result<plugin_sdk::host::Page, plugin_sdk::host::StorageError> {
+            self.host.scan(prefix, limit, cursor)
+        }
+    }
+
+    impl Environment for BackwardIds {
+        fn now(&self) -> Instant {
+            self.host.now()
+        }
+        fn new_id(&self) -> String {
+            self.next.set(self.next.get() - 1);
+            format!("id-{:04}", self.next.get())
+        }
+    }
+
+    #[test]
+    fn updates_of_one_instant_keep_the_order_they_were_written_in() {
+        let host = BackwardIds {
+            host: storage_host(),
+            next: std::cell::Cell::new(1000),
+        };
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        let written: Vec<String> = (0..12).map(|n| format!("update {n}")).collect();
+        for message in &written {
+            service.add_update("w1", message, None, None).unwrap();
+        }
+        let log = service.updates("w1").unwrap();
+        let messages: Vec<String> = log.into_iter().map(|e| e.message).collect();
+        assert_eq!(messages, written);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::json;
 
 const CONTRACT_0_2_WASM: &str = env!("CONTRACT_0_2_PLUGIN_WASM");
 const CONTRACT_0_1_WASM: &str = env!("CONTRACT_0_1_PLUGIN_WASM");
-const CONTRACT_0_3_1_WASM: &str = env!("CONTRACT_0_3_1_PLUGIN_WASM");
+const CONTRACT_0_3_0_WASM: &str = env!("CONTRACT_0_3_0_PLUGIN_WASM");
 
 fn legacy_on(store: &TestStore) -> Harness {
     let engine = automation_harness::default_engine().unwrap();
@@ -51,7 +51,7 @@ fn each_component_is_served_by_the_adapter_of_its_version() {
     let legacy = load(&engine, Path::new(CONTRACT_0_2_WASM));
     assert_eq!(legacy.contract_version(), ContractVersion::V0_2);
     assert_eq!(legacy.contract(), "checkstack:automation@0.2.0");
-    assert_eq!(plugin().contract(), "checkstack:automation@0.3.0");
+    assert_eq!(plugin().contract(), "checkstack:automation@0.3.1");
     assert!(
         legacy
             .catalog()
@@ -110,12 +110,14 @@ fn a_0_2_and_a_0_3_plugin_share_a_store(store: TestStore) {
 }
 
 /// A patch release is served by its minor's track: a component built
-/// against 0.3.1 links against the host's 0.3.0 bindings and runs.
+/// against 0.3.0 links against the host's 0.3.1 bindings and runs; it
+/// answers no queries (0.3.1 added them), and asking is a usage error.
 fn a_0_3_patch_release_is_served_as_0_3(store: TestStore) {
     let engine = automation_harness::default_engine().unwrap();
-    let patched = load(&engine, Path::new(CONTRACT_0_3_1_WASM));
+    let patched = load(&engine, Path::new(CONTRACT_0_3_0_WASM));
     assert_eq!(patched.contract_version(), ContractVersion::V0_3);
-    assert_eq!(patched.contract(), "checkstack:automation@0.3.1");
+    assert_eq!(patched.contract(), "checkstack:automation@0.3.0");
+    assert!(patched.catalog().queries.is_empty());
     let harness = Harness::builder()
         .backend(Arc::clone(&store.backend))
         .fixed_clock(now())
@@ -131,6 +133,13 @@ fn a_0_3_patch_release_is_served_as_0_3(store: TestStore) {
         outcome.result.expect_err("refused").message(),
         "StorageError::NotPermitted(\"writes need an open entity mutation\")"
     );
+    let error = harness
+        .query(automation_harness::QueryRequest::new("get", json!({})))
+        .expect_err("no queries");
+    let unknown = error
+        .downcast_ref::<automation_harness::UnknownQuery>()
+        .expect("a usage error");
+    assert_eq!(unknown.known, "(none)");
 }
 
 /// Two plugins declaring one local id: the local id is ambiguous and
@@ -143,7 +152,7 @@ fn a_local_id_two_plugins_declare_must_be_qualified(store: TestStore) {
         .fixed_clock(now())
         .with_plugins(vec![
             load(&engine, Path::new(CONTRACT_0_2_WASM)),
-            load(&engine, Path::new(CONTRACT_0_3_1_WASM)),
+            load(&engine, Path::new(CONTRACT_0_3_0_WASM)),
         ])
         .unwrap();
     let before = store.backend.snapshot().unwrap();

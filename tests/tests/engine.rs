@@ -299,7 +299,7 @@ fn the_component_imports_only_the_contract_and_host_controlled_wasi() {
     let plugin = plugin();
     let imports = &plugin.catalog().imports;
     for ours in ["types", "log", "storage", "entity"] {
-        let name = format!("checkstack:automation/{ours}@0.3.0");
+        let name = format!("checkstack:automation/{ours}@0.3.1");
         assert!(imports.contains(&name), "{name} missing from {imports:?}");
     }
     for import in imports {

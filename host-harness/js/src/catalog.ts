@@ -31,6 +31,20 @@ export interface TriggerInfo {
   entityKind?: string;
 }
 
+/** What the `queries` export's `definitions()` returns, as jco lifts it. */
+export interface QueryDefinition {
+  id: string;
+  inputSchema: string;
+  resultSchema: string;
+}
+
+export interface QueryInfo {
+  id: string;
+  localId: string;
+  input: Schema;
+  result: Schema;
+}
+
 export interface JobInfo {
   id: string;
   localId: string;
@@ -43,6 +57,7 @@ export interface CatalogSummary {
   version: string;
   actions: string[];
   jobs: Array<{ localId: string; everySeconds: number }>;
+  queries: string[];
 }
 
 export class Catalog {
@@ -51,11 +66,12 @@ export class Catalog {
   readonly artifactTypes = new Map<string, Schema>();
   readonly entityKinds = new Map<string, Schema>();
   readonly jobs = new Map<string, JobInfo>();
+  readonly queries = new Map<string, QueryInfo>();
 
   private constructor(readonly id: string, readonly version: string) {}
 
   /** Checks `definition` and builds the catalog; throws naming what is wrong. */
-  static fromDefinition(definition: PluginDefinition): Catalog {
+  static fromDefinition(definition: PluginDefinition, queries: QueryDefinition[] = []): Catalog {
     if (!/^[a-z][a-z0-9_-]*$/.test(definition.id)) {
       throw new Error(`plugin id ${JSON.stringify(definition.id)} must match [a-z][a-z0-9_-]*`);
     }
@@ -99,6 +115,15 @@ export class Catalog {
       if (job.schedule.val <= 0) throw new Error(`job ${job.id} has an interval of 0 s`);
       declare(catalog.jobs, "job", job.id, { id: catalog.qualify(job.id), localId: job.id, everySeconds: job.schedule.val });
     }
+    for (const query of queries) {
+      checkLocalId("query", query.id);
+      declare(catalog.queries, "query", query.id, {
+        id: catalog.qualify(query.id),
+        localId: query.id,
+        input: compiled(query.inputSchema, `input schema of query ${query.id}`),
+        result: compiled(query.resultSchema, `result schema of query ${query.id}`),
+      });
+    }
     return catalog;
   }
 
@@ -125,6 +150,7 @@ export class Catalog {
       // In id order, as the Rust host lists them.
       actions: [...this.actions.keys()].sort(),
       jobs: [...this.jobs.values()].map(({ localId, everySeconds }) => ({ localId, everySeconds })).sort((a, b) => (a.localId < b.localId ? -1 : 1)),
+      queries: [...this.queries.keys()].sort(),
     };
   }
 }

@@ -10,7 +10,10 @@ import type { SeededRandom } from "./random.js";
 import { type Actor, type ChangeRecord, type LogLevel, type LogLine, SYSTEM_ACTOR, formatInstant } from "./records.js";
 import type { Transaction } from "./store.js";
 
-export type Phase = "action" | "derive";
+export type Phase = "action" | "derive" | "query";
+
+/** Why a query may not write: the words the Rust host uses (`contract_rules::READ_ONLY`). */
+export const READ_ONLY = "queries are read-only";
 
 /** What the imports see of the run in progress. */
 export interface RunState {
@@ -97,7 +100,7 @@ export class Session {
   private storage(): RunState {
     const run = this.run;
     if (run === undefined) throw { tag: "not-permitted", val: "storage is only available during a run" };
-    if (run.phase !== "action") {
+    if (run.phase === "derive") {
       throw { tag: "not-permitted", val: "storage is not available to the deriver, which must be pure" };
     }
     return run;
@@ -105,6 +108,7 @@ export class Session {
 
   private storageForWrite(): RunState {
     const run = this.storage();
+    if (run.phase === "query") throw { tag: "not-permitted", val: READ_ONLY };
     if (run.openMutation === undefined) throw { tag: "not-permitted", val: "writes need an open entity mutation" };
     return run;
   }
@@ -166,6 +170,7 @@ export class Session {
         if (idProblem !== undefined) throw { tag: "invalid-id", val: idProblem };
         const run = session.run;
         if (run === undefined) throw { tag: "not-permitted", val: "entities can only be written during a run" };
+        if (run.phase === "query") throw { tag: "not-permitted", val: `${READ_ONLY}: they cannot write entities` };
         if (run.phase !== "action") throw { tag: "not-permitted", val: "the deriver may not write entities" };
         if (run.openMutation !== undefined) throw { tag: "already-open", val: run.openMutation };
         if (options.runId !== undefined && options.runId !== run.runId) {

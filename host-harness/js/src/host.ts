@@ -11,12 +11,22 @@ import type { CatalogSummary } from "./catalog.js";
 import { spaces } from "./engine.js";
 import { UsageError } from "./errors.js";
 import { DEFAULT_LIMITS, type Limits, formatBytes } from "./limits.js";
-import type { Finished, Invocation } from "./pipeline.js";
+import type { Invocation } from "./pipeline.js";
 import { SeededRandom } from "./random.js";
-import { type Actor, type ChangeRecord, type EventRecord, type RunOutcome, formatInstant } from "./records.js";
+import {
+  type Actor,
+  type ChangeRecord,
+  type EventRecord,
+  type LogLine,
+  type QueryAnswer,
+  type RunOutcome,
+  formatInstant,
+} from "./records.js";
 import { Store } from "./store.js";
 import { type Transpiled, transpiled } from "./transpile.js";
 import type { InstanceMode, RunMessage, WorkerReply, WorkerSetup } from "./worker.js";
+
+type FinalReply = Extract<WorkerReply, { type: "done" } | { type: "answered" }>;
 
 export interface HostOptions {
   limits?: Limits;
@@ -27,6 +37,12 @@ export interface HostOptions {
   instanceMode?: InstanceMode;
   /** How long loading the plugins (transpiling aside) may take. */
   loadDeadlineMs?: number;
+}
+
+export interface QueryRequest {
+  /** A local (`get`) or qualified (`maintenance.get`) query id. */
+  query: string;
+  input: unknown;
 }
 
 export interface RunRequest {
@@ -128,6 +144,27 @@ export class NodeHost {
   }
 
   /**
+   * Answers a read-only query. A domain failure (including an input that
+   * breaks the query's schema) is a failed answer; a trap, a limit or a
+   * result that breaks its schema is a `HostRunError`. Nothing a query
+   * does reaches the store.
+   */
+  async query(request: QueryRequest): Promise<QueryAnswer & { logs: LogLine[] }> {
+    const [plugin, localId] = this.routeQuery(request.query);
+    const reply = await this.send({
+      id: this.nextMessage++,
+      plugin,
+      invocation: { kind: "query", localId, input: request.input },
+      runId: "",
+      nowMs: this.now(),
+      fixedClock: this.clockMs !== undefined,
+      seed: this.random.nextU64().toString(),
+    });
+    if (reply.type !== "answered") throw new HostRunError(`the worker answered a query with ${reply.type}`);
+    return { ...reply.answer, logs: reply.logs };
+  }
+
+  /**
    * Moves the fixed clock forward by `byMs`, running every job that falls
    * due on the way at its instant, in time order (then by job id).
    */
@@ -186,9 +223,30 @@ export class NodeHost {
     return [serving[0], action];
   }
 
+  private routeQuery(query: string): [number, string] {
+    const labels = () => this.catalogs.map((catalog) => `${catalog.id}@${catalog.version}`).join(", ");
+    const all = this.catalogs.flatMap((catalog) => catalog.queries.map((local) => `${catalog.id}.${local}`));
+    const known = () => (all.length === 0 ? "(none)" : all.join(", "));
+    const unknown = (detail: string) => new UsageError(`plugin ${labels()} has no query ${JSON.stringify(query)}; it has: ${detail}`);
+    const dot = query.indexOf(".");
+    if (dot >= 0) {
+      const plugin = this.catalogs.findIndex((catalog) => catalog.id === query.slice(0, dot));
+      const local = query.slice(dot + 1);
+      if (plugin < 0 || !this.catalogs[plugin].queries.includes(local)) throw unknown(known());
+      return [plugin, local];
+    }
+    const serving = this.catalogs.flatMap((catalog, index) => (catalog.queries.includes(query) ? [index] : []));
+    if (serving.length === 0) throw unknown(known());
+    if (serving.length > 1) {
+      const [first, second] = serving.map((index) => `${this.catalogs[index].id}.${query}`);
+      throw unknown(`${first} and ${second} both declare it: qualify it`);
+    }
+    return [serving[0], query];
+  }
+
   private async execute(plugin: number, invocation: Invocation, runId: string): Promise<RunOutcome> {
     const started = performance.now();
-    const finished = await this.send({
+    const reply = await this.send({
       id: this.nextMessage++,
       plugin,
       invocation,
@@ -197,6 +255,8 @@ export class NodeHost {
       fixedClock: this.clockMs !== undefined,
       seed: this.random.nextU64().toString(),
     });
+    if (reply.type !== "done") throw new HostRunError(`the worker answered a run with ${reply.type}`);
+    const finished = reply.finished;
     if (finished.outcome.ok) {
       this.store.apply(finished.writes);
       this.changes.push(...finished.outcome.changes);
@@ -206,10 +266,10 @@ export class NodeHost {
   }
 
   /** Sends one run to the worker and waits for it, killing the worker at the deadline. */
-  private async send(message: RunMessage): Promise<Finished> {
+  private async send(message: RunMessage): Promise<FinalReply> {
     const worker = this.worker ?? (await this.spawn());
     const what = `plugin ${this.catalogs[message.plugin].id}@${this.catalogs[message.plugin].version}, ${message.invocation.kind} ${message.invocation.localId}`;
-    return new Promise<Finished>((resolve, reject) => {
+    return new Promise<FinalReply>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const stop = (reason: string) => {
         cleanup();
@@ -220,9 +280,9 @@ export class NodeHost {
         if (!("id" in reply) || reply.id !== message.id) return;
         if (reply.type === "started") {
           timer = setTimeout(() => stop(`deadline of ${this.limits.deadlineMs} ms exceeded`), this.limits.deadlineMs);
-        } else if (reply.type === "done") {
+        } else if (reply.type === "done" || reply.type === "answered") {
           cleanup();
-          resolve(reply.finished);
+          resolve(reply);
         } else if (reply.type === "hostError") {
           cleanup();
           reject(new HostRunError(reply.message));

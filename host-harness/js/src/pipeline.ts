@@ -9,6 +9,9 @@ import { MAX_DOCUMENT_BYTES } from "./limits.js";
 import { Secrets } from "./masking.js";
 import type { SeededRandom } from "./random.js";
 import {
+  type QueryAnswer,
+  type QueryFailure,
+  invalidInput,
   type ActionFailure,
   type Actor,
   type ChangeRecord,
@@ -28,6 +31,12 @@ export interface PluginExports {
   runAction(actionId: string, config: string, context: unknown): { externalId?: string; artifact?: string };
   runJob(jobId: string, context: unknown): void;
   derive(change: unknown): Array<{ triggerId: string; payload: string; contextKey?: string }>;
+}
+
+/** The plugin's `queries` export, as jco lifts it. */
+export interface QueryExports {
+  definitions(): unknown;
+  runQuery(queryId: string, input: string): string;
 }
 
 /** A host error: the run was stopped, or broke the contract. Nothing of it is kept. */
@@ -51,7 +60,7 @@ export interface RunSetting {
 }
 
 /** `plugin <id>@<version>, action <local-id>` (or `job`): what a run's errors start with. */
-export function describe(catalog: Catalog, invocation: Pick<Invocation, "kind" | "localId">): string {
+export function describe(catalog: Catalog, invocation: { kind: string; localId: string }): string {
   return `plugin ${catalog.label()}, ${invocation.kind} ${invocation.localId}`;
 }
 
@@ -277,4 +286,78 @@ function qualifyEvent(
     changeId: change.changeId,
     occurredAt: change.occurredAt,
   };
+}
+
+/** The input check that comes before any instance: a refused input is a failed answer. */
+export function refusedInput(catalog: Catalog, localId: string, input: unknown): QueryAnswer | undefined {
+  const query = catalog.queries.get(localId)!;
+  const bytes = Buffer.byteLength(JSON.stringify(input));
+  const problems: Problem[] =
+    bytes > MAX_DOCUMENT_BYTES
+      ? [{ path: "", message: `is ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}` }]
+      : query.input.problems(input);
+  return problems.length === 0 ? undefined : { ok: false, result: null, error: invalidInput(problems) };
+}
+
+const queryFailureKinds: Record<string, QueryFailure["kind"]> = {
+  "invalid-input": "invalid_input",
+  "not-found": "not_found",
+  internal: "internal",
+};
+
+/**
+ * Answers query `localId` for `input` in a transaction that is never
+ * applied: reads see the store, writes are refused, nothing is kept. A
+ * result that breaks the result schema is a `HostError`.
+ */
+export function executeQuery(
+  session: Session,
+  queries: QueryExports | undefined,
+  store: Store,
+  localId: string,
+  input: unknown,
+  setting: RunSetting,
+): { answer: QueryAnswer; logs: RunOutcome["logs"] } {
+  const catalog = session.catalog;
+  const run: RunState = {
+    txn: store.begin(),
+    runId: "",
+    phase: "query",
+    nowMs: setting.nowMs,
+    random: setting.random,
+    changes: [],
+    logs: [],
+    logBytes: 0,
+  };
+  session.run = run;
+  try {
+    if (queries === undefined) {
+      const failure: QueryFailure = {
+        kind: "not_found",
+        message: `the plugin answers no queries, so none named ${localId}`,
+        problems: [],
+      };
+      return { answer: { ok: false, result: null, error: failure }, logs: run.logs };
+    }
+    let text: string;
+    try {
+      text = queries.runQuery(localId, JSON.stringify(input));
+    } catch (error) {
+      if (error === null || typeof error !== "object" || !Object.hasOwn(error, "payload")) throw error;
+      const payload = (error as { payload: { tag: string; val: unknown } }).payload;
+      const kind = queryFailureKinds[payload.tag];
+      if (kind === undefined) throw error;
+      const failure =
+        kind === "invalid_input"
+          ? invalidInput(sortProblems([...(payload.val as Problem[])]))
+          : { kind, message: String(payload.val), problems: [] };
+      return { answer: { ok: false, result: null, error: failure }, logs: run.logs };
+    }
+    const result = parseDocument(text, "returned a result");
+    const problems = catalog.queries.get(localId)!.result.problems(result);
+    if (problems.length > 0) throw new HostError(`returned a result that breaks its schema: ${describeProblems(problems)}`);
+    return { answer: { ok: true, result, error: null }, logs: run.logs };
+  } finally {
+    session.run = undefined;
+  }
 }

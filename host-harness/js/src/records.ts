@@ -61,6 +61,27 @@ export function invalidConfig(problems: Problem[]): ActionFailure {
   return { kind: "invalid_config", message: `invalid config: ${listed.join("; ")}`, problems };
 }
 
+export type QueryFailureKind = "invalid_input" | "not_found" | "internal";
+
+/** Why a query has no answer: the plugin's, or the host's refusal of the input. */
+export interface QueryFailure {
+  kind: QueryFailureKind;
+  message: string;
+  problems: Problem[];
+}
+
+export function invalidInput(problems: Problem[]): QueryFailure {
+  const listed = problems.map((problem) => `${problem.path === "" ? "(input)" : problem.path}: ${problem.message}`);
+  return { kind: "invalid_input", message: `invalid input: ${listed.join("; ")}`, problems };
+}
+
+/** A query's answer, as a scenario's query step sees it. */
+export interface QueryAnswer {
+  ok: boolean;
+  result: unknown;
+  error: QueryFailure | null;
+}
+
 /** Everything one run did, as `run --json` prints it. */
 export interface RunOutcome {
   ok: boolean;

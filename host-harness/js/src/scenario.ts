@@ -54,6 +54,7 @@ const expectation = {
     ok: { type: "boolean" },
     externalId: {},
     artifact: {},
+    result: {},
     error: {
       type: "object",
       additionalProperties: false,
@@ -91,6 +92,13 @@ const runStepShape = {
   },
 };
 
+const queryStepShape = {
+  type: "object",
+  additionalProperties: false,
+  required: ["query"],
+  properties: { id: { type: "string" }, query: { type: "string" }, input: {}, expect: expectation },
+};
+
 const advanceStepShape = {
   type: "object",
   additionalProperties: false,
@@ -115,6 +123,7 @@ const scenarioSchema = Schema.compile(
 );
 const runStepSchema = Schema.compile(JSON.stringify(runStepShape));
 const advanceStepSchema = Schema.compile(JSON.stringify(advanceStepShape));
+const queryStepSchema = Schema.compile(JSON.stringify(queryStepShape));
 const expectationSchema = Schema.compile(JSON.stringify(expectation));
 
 /** The last instant a plugin can be shown: WASI counts nanoseconds from 1970 in 64 bits. */
@@ -122,6 +131,10 @@ const MAX_INSTANT_MS = 9_223_372_036_854;
 
 function isAdvance(step: unknown): boolean {
   return step !== null && typeof step === "object" && Object.hasOwn(step, "advance");
+}
+
+function isQuery(step: unknown): boolean {
+  return step !== null && typeof step === "object" && Object.hasOwn(step, "query");
 }
 
 function listProblems(problems: Array<{ path: string; message: string }>): string {
@@ -154,7 +167,7 @@ export async function loadScenario(path: string): Promise<Scenario> {
     if (!(now >= 0 && now <= MAX_INSTANT_MS)) throw new UsageError(`${path}: "now" is out of range: ${document.now}`);
   }
   document.steps.forEach((step: unknown, index: number) => {
-    const stepProblems = (isAdvance(step) ? advanceStepSchema : runStepSchema).problems(step);
+    const stepProblems = (isAdvance(step) ? advanceStepSchema : isQuery(step) ? queryStepSchema : runStepSchema).problems(step);
     if (stepProblems.length > 0) throw new UsageError(`${path}: step ${index + 1} is malformed: ${listProblems(stepProblems)}`);
     if (isAdvance(step)) {
       try {
@@ -264,7 +277,12 @@ async function runStep(host: NodeHost, index: number, raw: Record<string, unknow
   const report: StepReport = {
     index,
     id: typeof raw.id === "string" ? raw.id : null,
-    action: typeof raw.advance === "string" ? `advance ${raw.advance}` : String(raw.run ?? ""),
+    action:
+      typeof raw.advance === "string"
+        ? `advance ${raw.advance}`
+        : typeof raw.query === "string"
+          ? `query ${raw.query}`
+          : String(raw.run ?? ""),
     passed: false,
     error: null,
     mismatches: [],
@@ -314,6 +332,10 @@ async function runOnly(host: NodeHost, step: Record<string, any>): Promise<unkno
       logs: gather("logs"),
     };
   }
+  if (isQuery(step)) {
+    const { ok, result, error } = await host.query({ query: step.query, input: step.input ?? {} });
+    return { ok, result, error };
+  }
   const outcome: RunOutcome = await host.run({
     action: step.run,
     config: step.config ?? {},
@@ -328,6 +350,7 @@ interface Expectation {
   ok?: boolean;
   externalId?: unknown;
   artifact?: unknown;
+  result?: unknown;
   error?: { kind?: string; message?: string; problems?: unknown };
   events?: unknown[];
   logs?: string[];
@@ -346,6 +369,7 @@ export function check(expect: Expectation, outcome: Record<string, unknown>): Mi
     compare("externalId", expect.externalId, field("externalId"), isSubset(expect.externalId, field("externalId"), true));
   }
   if (expect.artifact !== undefined) compare("artifact", expect.artifact, field("artifact"), isSubset(expect.artifact, field("artifact")));
+  if (expect.result !== undefined) compare("result", expect.result, field("result"), isSubset(expect.result, field("result")));
   if (expect.error !== undefined) {
     const actual = (field("error") ?? {}) as Record<string, unknown>;
     if (expect.error.kind !== undefined) {

@@ -9,10 +9,20 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { Catalog, type PluginDefinition } from "./catalog.js";
+import { Catalog, type PluginDefinition, type QueryDefinition } from "./catalog.js";
 import { Session } from "./engine.js";
 import { formatBytes } from "./limits.js";
-import { HostError, type Invocation, type PluginExports, describe, execute, refusedConfig } from "./pipeline.js";
+import {
+  HostError,
+  type Invocation,
+  type PluginExports,
+  type QueryExports,
+  describe,
+  execute,
+  executeQuery,
+  refusedConfig,
+  refusedInput,
+} from "./pipeline.js";
 import { SeededRandom } from "./random.js";
 import { type Snapshot, Store } from "./store.js";
 import type { Transpiled } from "./transpile.js";
@@ -30,7 +40,8 @@ export interface WorkerSetup {
 export interface RunMessage {
   id: number;
   plugin: number;
-  invocation: Invocation;
+  /** A run, or a query (`{kind: "query", localId, input}`). */
+  invocation: Invocation | QueryInvocation;
   runId: string;
   nowMs: number;
   fixedClock: boolean;
@@ -38,7 +49,14 @@ export interface RunMessage {
   seed: string;
 }
 
+export interface QueryInvocation {
+  kind: "query";
+  localId: string;
+  input: unknown;
+}
+
 export type WorkerReply =
+  | { type: "answered"; id: number; answer: import("./records.js").QueryAnswer; logs: import("./records.js").LogLine[] }
   | { type: "ready"; catalogs: ReturnType<Catalog["summary"]>[] }
   | { type: "loadError"; message: string }
   | { type: "started"; id: number }
@@ -57,6 +75,8 @@ class RunInputs implements HostClock {
 
 interface Instance {
   exports: PluginExports;
+  /** Absent for a component that answers no queries. */
+  queries: QueryExports | undefined;
   session: Session;
   stderr: () => string;
   memories: WebAssembly.Memory[];
@@ -99,9 +119,10 @@ class LoadedPlugin {
         return instance;
       },
     );
-    const exports = (root["checkstack:automation/plugin@0.3.0"] ?? root.plugin) as PluginExports | undefined;
-    if (exports === undefined) throw new HostError("the component does not export checkstack:automation/plugin@0.3.0");
-    const instance = { exports, session, stderr: () => system.stderr.text(), memories };
+    const exports = exported<PluginExports>(root, "plugin");
+    if (exports === undefined) throw new HostError("the component does not export checkstack:automation/plugin");
+    const queries = exported<QueryExports>(root, "queries");
+    const instance = { exports, queries, session, stderr: () => system.stderr.text(), memories };
     if (mode === "reuse") this.kept = instance;
     return instance;
   }
@@ -109,6 +130,12 @@ class LoadedPlugin {
   discard(): void {
     this.kept = undefined;
   }
+}
+
+/** The contract interface `name` a component exports, whatever 0.3 patch it names. */
+function exported<T>(root: Record<string, unknown>, name: string): T | undefined {
+  const key = Object.keys(root).find((key) => key === name || key.startsWith(`checkstack:automation/${name}@0.3.`));
+  return key === undefined ? undefined : (root[key] as T);
 }
 
 const setup = workerData as WorkerSetup;
@@ -153,13 +180,15 @@ async function load(component: Transpiled): Promise<LoadedPlugin> {
   // The catalog comes from the plugin itself, through an instance of its own.
   const probe = plugin.instance("fresh");
   let definition: PluginDefinition;
+  let queries: QueryDefinition[];
   try {
     definition = probe.exports.definitions() as PluginDefinition;
+    queries = (probe.queries?.definitions() ?? []) as QueryDefinition[];
   } catch (error) {
     throw new Error(`${component.component}: definitions() trapped: ${trapReport(error, probe)}`);
   }
   try {
-    plugin.catalog = Catalog.fromDefinition(definition);
+    plugin.catalog = Catalog.fromDefinition(definition, queries);
   } catch (error) {
     throw new Error(`${component.component}: ${(error as Error).message}`);
   }
@@ -172,7 +201,12 @@ function run(message: RunMessage): void {
   plugin.inputs.nowMsValue = message.nowMs;
   plugin.inputs.fixed = message.fixedClock;
   plugin.inputs.random = new SeededRandom(BigInt(message.seed));
-  const refused = refusedConfig(catalog, message.invocation, message.runId);
+  const invocation = message.invocation;
+  if (invocation.kind === "query") {
+    answer(plugin, catalog, message, invocation);
+    return;
+  }
+  const refused = refusedConfig(catalog, invocation, message.runId);
   if (refused !== undefined) {
     reply({ type: "done", id: message.id, finished: refused });
     return;
@@ -181,7 +215,7 @@ function run(message: RunMessage): void {
   let instance: Instance | undefined;
   try {
     instance = plugin.instance(setup.instanceMode);
-    const finished = execute(instance.session, instance.exports, store, message.invocation, {
+    const finished = execute(instance.session, instance.exports, store, invocation, {
       runId: message.runId,
       nowMs: message.nowMs,
       random: plugin.inputs.random,
@@ -190,7 +224,32 @@ function run(message: RunMessage): void {
     reply({ type: "done", id: message.id, finished });
   } catch (error) {
     plugin.discard();
-    const what = describe(catalog, message.invocation);
+    const what = describe(catalog, invocation);
+    const report = trapReport(error, instance);
+    reply({ type: "hostError", id: message.id, message: error instanceof HostError ? `${what}: ${report}` : `${what} trapped: ${report}` });
+  }
+}
+
+/** Answers a query: the input checked first, then the plugin asked; nothing reaches the store. */
+function answer(plugin: LoadedPlugin, catalog: Catalog, message: RunMessage, query: QueryInvocation): void {
+  const refused = refusedInput(catalog, query.localId, query.input);
+  if (refused !== undefined) {
+    reply({ type: "answered", id: message.id, answer: refused, logs: [] });
+    return;
+  }
+  reply({ type: "started", id: message.id });
+  let instance: Instance | undefined;
+  try {
+    instance = plugin.instance(setup.instanceMode);
+    const { answer, logs } = executeQuery(instance.session, instance.queries, store, query.localId, query.input, {
+      runId: "",
+      nowMs: message.nowMs,
+      random: plugin.inputs.random,
+    });
+    reply({ type: "answered", id: message.id, answer, logs });
+  } catch (error) {
+    plugin.discard();
+    const what = describe(catalog, query);
     const report = trapReport(error, instance);
     reply({ type: "hostError", id: message.id, message: error instanceof HostError ? `${what}: ${report}` : `${what} trapped: ${report}` });
   }

@@ -28,6 +28,16 @@ pub trait Backend: Send + Sync + 'static {
     /// waits until the first transaction ends.
     fn begin(&self) -> anyhow::Result<Box<dyn Transaction>>;
 
+    /// Starts a transaction that only reads, for a query: every write
+    /// through it is refused and it never commits, so nothing done
+    /// through it can change the store. By default a [`begin`] transaction
+    /// behind [`ReadOnly`].
+    ///
+    /// [`begin`]: Backend::begin
+    fn begin_read(&self) -> anyhow::Result<Box<dyn Transaction>> {
+        Ok(Box::new(ReadOnly(self.begin()?)))
+    }
+
     /// The change log, oldest first.
     fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>>;
 
@@ -78,6 +88,63 @@ pub trait Transaction: Send {
 /// The smallest byte string greater than every string starting with
 /// `prefix`, or `None` when there is none (the prefix is empty or all
 /// 0xFF bytes): the end of a prefix scan's key range.
+/// A transaction that refuses every write and every commit; dropping it
+/// rolls back whatever the one it wraps held.
+pub struct ReadOnly(pub Box<dyn Transaction>);
+
+impl ReadOnly {
+    fn refuse<T>(&self) -> anyhow::Result<T> {
+        anyhow::bail!(
+            "{}: the transaction is read-only",
+            contract_rules::READ_ONLY
+        )
+    }
+}
+
+impl Transaction for ReadOnly {
+    fn get(&mut self, space: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.0.get(space, key)
+    }
+
+    fn set(&mut self, _space: &str, _key: &str, _value: &[u8]) -> anyhow::Result<()> {
+        self.refuse()
+    }
+
+    fn delete(&mut self, _space: &str, _key: &str) -> anyhow::Result<bool> {
+        self.refuse()
+    }
+
+    fn scan(
+        &mut self,
+        space: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        self.0.scan(space, prefix, after, limit)
+    }
+
+    fn savepoint(&mut self) -> anyhow::Result<Savepoint> {
+        self.0.savepoint()
+    }
+
+    fn rollback_to(&mut self, savepoint: Savepoint) -> anyhow::Result<()> {
+        self.0.rollback_to(savepoint)
+    }
+
+    fn append_change(&mut self, _change: &ChangeRecord) -> anyhow::Result<()> {
+        self.refuse()
+    }
+
+    fn append_event(&mut self, _event: &EventRecord) -> anyhow::Result<()> {
+        self.refuse()
+    }
+
+    fn commit(self: Box<Self>) -> anyhow::Result<()> {
+        self.refuse()
+    }
+}
+
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {

@@ -116,6 +116,12 @@ impl Session {
         let space = self.entity_space();
         let run = match self.run.as_mut() {
             Some(run) if run.phase == Phase::Action => run,
+            Some(run) if run.phase == Phase::Query => {
+                return Err(EntityError::NotPermitted(format!(
+                    "{}: they cannot write entities",
+                    contract_rules::READ_ONLY
+                )));
+            }
             Some(_) => {
                 return Err(EntityError::NotPermitted(
                     "the deriver may not write entities".into(),

@@ -30,6 +30,9 @@ pub(crate) enum Phase {
     /// Deriving events from recorded changes: the deriver must be a pure
     /// function of the change, so storage and the entity engine refuse.
     Derive,
+    /// Answering a read-only query: storage reads only, no writes of
+    /// storage or entities.
+    Query,
 }
 
 /// The state of the run a session is serving.

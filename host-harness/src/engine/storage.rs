@@ -33,6 +33,9 @@ impl Session {
     /// abandoned mutation's rollback).
     fn storage_for_write(&mut self) -> Result<(&mut RunState, String), StorageError> {
         let (run, space) = self.storage()?;
+        if run.phase == Phase::Query {
+            return Err(StorageError::NotPermitted(contract_rules::READ_ONLY.into()));
+        }
         if run.open_mutation.is_none() {
             return Err(StorageError::NotPermitted(
                 "writes need an open entity mutation".into(),
@@ -46,7 +49,7 @@ impl Session {
     fn storage(&mut self) -> Result<(&mut RunState, String), StorageError> {
         let space = self.plugin_space();
         match self.run.as_mut() {
-            Some(run) if run.phase == Phase::Action => Ok((run, space)),
+            Some(run) if matches!(run.phase, Phase::Action | Phase::Query) => Ok((run, space)),
             Some(_) => Err(StorageError::NotPermitted(
                 "storage is not available to the deriver, which must be pure".into(),
             )),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{ActionFailure, AutomationContext};
+use super::{ActionFailure, AutomationContext, QueryFailure};
 use crate::engine::Session;
 use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::records::{Actor, ChangeRecord};
@@ -62,6 +62,19 @@ pub(crate) trait Guest {
 
     /// Calls the deriver on one recorded change.
     fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>>;
+
+    /// Answers the query `local_id` for `input` (JSON text), under the
+    /// run's deadline. A guest that answers no queries has none to run.
+    fn query(
+        &mut self,
+        local_id: &str,
+        input: &str,
+    ) -> anyhow::Result<Result<Document, QueryFailure>> {
+        let _ = input;
+        Ok(Err(QueryFailure::NotFound(format!(
+            "this guest answers no queries, so none named {local_id}"
+        ))))
+    }
 
     /// Starts the run's deadline; called once the run holds the store's
     /// write lock, so waiting for another writer does not count.

@@ -139,21 +139,7 @@ impl ActionFailure {
     pub fn message(&self) -> String {
         match self {
             ActionFailure::InvalidConfig(problems) => {
-                let problems: Vec<String> = problems
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{}: {}",
-                            if p.path.is_empty() {
-                                "(config)"
-                            } else {
-                                &p.path
-                            },
-                            p.message
-                        )
-                    })
-                    .collect();
-                format!("invalid config: {}", problems.join("; "))
+                format!("invalid config: {}", list_problems(problems, "(config)"))
             }
             ActionFailure::NotFound(message) | ActionFailure::Internal(message) => message.clone(),
         }
@@ -218,6 +204,137 @@ impl RunOutcome {
     }
 }
 
+/// What to ask: a query, local (`get`) or qualified (`maintenance.get`),
+/// and its input, checked against the query's input schema before the
+/// plugin sees it.
+#[derive(Clone, Debug)]
+pub struct QueryRequest {
+    /// A local or qualified query id.
+    pub query: String,
+    /// The query's input.
+    pub input: Value,
+}
+
+impl QueryRequest {
+    /// A request for `query` with `input`.
+    pub fn new(query: impl Into<String>, input: Value) -> Self {
+        Self {
+            query: query.into(),
+            input,
+        }
+    }
+}
+
+/// Why a query has no answer: a domain failure, reported by the plugin or
+/// by the host's input check, never a trap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryFailure {
+    /// The input broke the query's schema (found by the host) or the
+    /// plugin's own rules; one problem each, sorted by path.
+    InvalidInput(Vec<Problem>),
+    /// A thing the input names does not exist.
+    NotFound(String),
+    /// Any other failure the plugin reports.
+    Internal(String),
+}
+
+impl QueryFailure {
+    /// `invalid_input`, `not_found` or `internal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueryFailure::InvalidInput(_) => "invalid_input",
+            QueryFailure::NotFound(_) => "not_found",
+            QueryFailure::Internal(_) => "internal",
+        }
+    }
+
+    /// A one-line message for a human; an invalid input lists every
+    /// problem as `path: message`, with `(input)` for the whole input.
+    pub fn message(&self) -> String {
+        match self {
+            QueryFailure::InvalidInput(problems) => {
+                format!("invalid input: {}", list_problems(problems, "(input)"))
+            }
+            QueryFailure::NotFound(message) | QueryFailure::Internal(message) => message.clone(),
+        }
+    }
+
+    /// The problems of an invalid input; empty for any other failure.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            QueryFailure::InvalidInput(problems) => problems,
+            _ => &[],
+        }
+    }
+}
+
+/// Problems as `path: message; ...`, `whole` standing for the empty path.
+fn list_problems(problems: &[Problem], whole: &str) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: {}",
+                if p.path.is_empty() { whole } else { &p.path },
+                p.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What one query answered. A query writes nothing, so there are no
+/// changes or events; `logs` says what the plugin logged.
+#[derive(Clone, Debug)]
+pub struct QueryOutcome {
+    /// The qualified query id.
+    pub query: String,
+    /// The result, checked against the query's result schema, or why
+    /// there is none.
+    pub result: Result<Value, QueryFailure>,
+    /// The lines the plugin logged, in order.
+    pub logs: Vec<LogLine>,
+    /// Fuel the query consumed, when the engine meters fuel.
+    pub fuel_consumed: Option<u64>,
+    /// How long the query took in the host.
+    pub wall_time: Duration,
+}
+
+impl QueryOutcome {
+    /// Whether the query answered.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// `ok`, `result` and `error` (`kind`, `message`, `problems`): what a
+    /// scenario's query step matches and templates from.
+    pub fn answer_json(&self) -> Value {
+        match &self.result {
+            Ok(result) => json!({"ok": true, "result": result, "error": null}),
+            Err(failure) => json!({
+                "ok": false,
+                "result": null,
+                "error": {
+                    "kind": failure.kind(),
+                    "message": failure.message(),
+                    "problems": failure.problems(),
+                },
+            }),
+        }
+    }
+
+    /// [`QueryOutcome::answer_json`] with `query`, `logs`, `fuel` and
+    /// `wallTimeMs`: what `query --json` prints.
+    pub fn to_json(&self) -> Value {
+        let mut shown = self.answer_json();
+        shown["query"] = json!(self.query);
+        shown["logs"] = json!(self.logs);
+        shown["fuel"] = json!(self.fuel_consumed);
+        shown["wallTimeMs"] = json!(self.wall_time.as_secs_f64() * 1000.0);
+        shown
+    }
+}
+
 /// The action a request names does not exist: a usage error, not a run.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {plugin} has no action {action:?}; it has: {known}")]
@@ -229,6 +346,19 @@ pub struct UnknownAction {
     pub action: String,
     /// The plugin's local ids of that sort (actions or jobs),
     /// comma-separated.
+    pub known: String,
+}
+
+/// The query a request names does not exist: a usage error, not a query.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} has no query {query:?}; it has: {known}")]
+pub struct UnknownQuery {
+    /// The plugins asked, as `<id>@<version>`, comma-separated.
+    pub plugin: String,
+    /// The id asked for, as the caller spelled it.
+    pub query: String,
+    /// The qualified ids of the queries there are, comma-separated
+    /// (`(none)` when no plugin answers any).
     pub known: String,
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::guest::DocumentError;
 use super::{
     ActionFailure, ActionSuccess, AutomationContext, Document, Guest, GuestEvent, Invocation,
-    RunOutcome, RunRequest, UnknownAction,
+    QueryFailure, QueryOutcome, RunOutcome, RunRequest, UnknownAction,
 };
 use crate::backend::{Backend, Transaction};
 use crate::catalog::Catalog;
@@ -385,6 +385,107 @@ impl Pipeline<'_> {
             .commit()
             .with_context(|| format!("{}: committing the run failed", context()))?;
         Ok(outcome)
+    }
+
+    /// Answers a query in a read-only transaction: the input checked
+    /// against the query's input schema, the plugin asked under the run's
+    /// limits, its result checked against the result schema. Nothing is
+    /// committed: the transaction refuses writes and is dropped.
+    pub fn query(
+        &self,
+        guest: &mut dyn Guest,
+        local_id: &str,
+        input: &Value,
+    ) -> anyhow::Result<QueryOutcome> {
+        let context = || format!("plugin {}, query {local_id}", self.catalog.label());
+        let checked = self
+            .catalog
+            .queries
+            .get(local_id)
+            .ok_or_else(|| anyhow!("{}: not declared", context()))?;
+        let qualified_id = checked.info.id.clone();
+        let input_text = input.to_string();
+        let problems = if input_text.len() > MAX_DOCUMENT_BYTES {
+            vec![Problem {
+                path: String::new(),
+                message: format!(
+                    "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                    input_text.len()
+                ),
+            }]
+        } else {
+            checked.input.problems(input)
+        };
+        if !problems.is_empty() {
+            return Ok(QueryOutcome {
+                query: qualified_id,
+                result: Err(QueryFailure::InvalidInput(problems)),
+                logs: Vec::new(),
+                fuel_consumed: None,
+                wall_time: Duration::ZERO,
+            });
+        }
+        crate::clock::check_instant(self.clock.now())
+            .map_err(anyhow::Error::from)
+            .with_context(context)?;
+        let txn = self.backend.begin_read().with_context(context)?;
+        guest.start_deadline();
+        guest.session().run = Some(RunState {
+            txn,
+            run_id: String::new(),
+            phase: Phase::Query,
+            clock: Arc::clone(self.clock),
+            randomness: Arc::clone(self.randomness),
+            open_mutation: None,
+            dropped_mutation: None,
+            changes: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+        });
+        let answered = guest.query(local_id, &input_text);
+        // Dropping the transaction rolls it back, whatever the guest did.
+        let logs = guest
+            .session()
+            .run
+            .take()
+            .map(|run| run.logs)
+            .unwrap_or_default();
+        let answered = answered.with_context(|| format!("{} trapped", context()))?;
+        let result = match answered {
+            Ok(document) => {
+                let result = document.parse().map_err(|error| match error {
+                    DocumentError::TooLarge(bytes) => anyhow!(
+                        "{}: returned a result of {bytes} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                        context()
+                    ),
+                    DocumentError::NotJson(error) => {
+                        anyhow!("{}: returned a result that is not JSON: {error}", context())
+                    }
+                })?;
+                let problems = checked.result.problems(&result);
+                if !problems.is_empty() {
+                    bail!(
+                        "{}: returned a result that breaks its schema: {}",
+                        context(),
+                        describe_problems(&problems)
+                    );
+                }
+                Ok(result)
+            }
+            Err(mut failure) => {
+                if let QueryFailure::InvalidInput(problems) = &mut failure {
+                    problems.sort();
+                }
+                Err(failure)
+            }
+        };
+        Ok(QueryOutcome {
+            query: qualified_id,
+            result,
+            logs,
+            fuel_consumed: guest.fuel_consumed(),
+            wall_time: Duration::ZERO,
+        })
     }
 
     /// What a run's errors start with: `plugin <id>@<version>, action

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use wasmtime::Store;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 use super::bindings;
 use super::sandbox::bounded;
@@ -20,13 +20,15 @@ use super::store::HostState;
 use super::version::ContractVersion;
 use crate::catalog::PluginDefinition;
 use crate::records::{Actor, ChangeRecord};
-use crate::run::{ActionFailure, AutomationContext, GuestEvent, GuestSuccess};
+use crate::run::{
+    ActionFailure, AutomationContext, Document, GuestEvent, GuestSuccess, QueryFailure,
+};
 
 /// Writes the adapter of one contract version. `not_permitted` names the
 /// storage and entity error case that version reports a call the contract
 /// does not allow with.
 macro_rules! contract_adapter {
-    ($version:ident, not_permitted: $not_permitted:ident) => {
+    ($version:ident, bindings: $bindings:ident, not_permitted: $not_permitted:ident) => {
         pub(crate) mod $version {
             use std::time::Instant;
 
@@ -38,11 +40,10 @@ macro_rules! contract_adapter {
             use crate::engine::{self, MutationState};
             use crate::records::{Actor, ActorType, ChangeRecord, LogLevel, Problem};
             use crate::run::{ActionFailure, Document, GuestEvent, GuestSuccess};
-            use crate::wasm::bindings::$version::AutomationPlugin;
-            use crate::wasm::bindings::$version::checkstack::automation::{
+            use crate::wasm::bindings::$bindings::checkstack::automation::{
                 entity, log, storage, types,
             };
-            use crate::wasm::bindings::$version::exports::checkstack::automation::plugin as wit;
+            use crate::wasm::bindings::$bindings::exports::checkstack::automation::plugin as wit;
             use crate::wasm::sandbox::bounded;
             use crate::wasm::store::HostState;
 
@@ -270,16 +271,11 @@ macro_rules! contract_adapter {
             }
 
             pub(super) fn definitions(
-                exports: &AutomationPlugin,
+                exports: &wit::Guest,
                 store: &mut Store<HostState>,
                 deadline: Instant,
             ) -> wasmtime::Result<catalog::PluginDefinition> {
-                let definition = bounded(
-                    deadline,
-                    exports
-                        .checkstack_automation_plugin()
-                        .call_definitions(store),
-                )?;
+                let definition = bounded(deadline, exports.call_definitions(store))?;
                 Ok(catalog::PluginDefinition {
                     id: definition.id,
                     version: definition.version,
@@ -342,11 +338,12 @@ macro_rules! contract_adapter {
                             }
                         })
                         .collect(),
+                    queries: Vec::new(),
                 })
             }
 
             pub(super) fn run_action(
-                exports: &AutomationPlugin,
+                exports: &wit::Guest,
                 store: &mut Store<HostState>,
                 deadline: Instant,
                 call: super::ActionCall<'_>,
@@ -365,12 +362,7 @@ macro_rules! contract_adapter {
                 };
                 let result = bounded(
                     deadline,
-                    exports.checkstack_automation_plugin().call_run_action(
-                        store,
-                        call.local_id,
-                        call.config,
-                        &context,
-                    ),
+                    exports.call_run_action(store, call.local_id, call.config, &context),
                 )?;
                 Ok(result
                     .map(|success| GuestSuccess {
@@ -381,7 +373,7 @@ macro_rules! contract_adapter {
             }
 
             pub(super) fn run_job(
-                exports: &AutomationPlugin,
+                exports: &wit::Guest,
                 store: &mut Store<HostState>,
                 deadline: Instant,
                 call: super::JobCall<'_>,
@@ -393,17 +385,13 @@ macro_rules! contract_adapter {
                 };
                 let result = bounded(
                     deadline,
-                    exports.checkstack_automation_plugin().call_run_job(
-                        store,
-                        call.local_id,
-                        &context,
-                    ),
+                    exports.call_run_job(store, call.local_id, &context),
                 )?;
                 Ok(result.map_err(failure))
             }
 
             pub(super) fn derive(
-                exports: &AutomationPlugin,
+                exports: &wit::Guest,
                 store: &mut Store<HostState>,
                 deadline: Instant,
                 change: &ChangeRecord,
@@ -419,12 +407,7 @@ macro_rules! contract_adapter {
                     occurred_at: change.occurred_at.clone(),
                     change_id: change.change_id.clone(),
                 };
-                let events = bounded(
-                    deadline,
-                    exports
-                        .checkstack_automation_plugin()
-                        .call_derive(store, &change),
-                )?;
+                let events = bounded(deadline, exports.call_derive(store, &change))?;
                 Ok(events
                     .into_iter()
                     .map(|event| GuestEvent {
@@ -438,10 +421,10 @@ macro_rules! contract_adapter {
     };
 }
 
-contract_adapter!(v0_3, not_permitted: NotPermitted);
+contract_adapter!(v0_3_plugin, bindings: v0_3, not_permitted: NotPermitted);
 // 0.2 has no `not-permitted`: a call the contract does not allow was
 // `unavailable` there, and stays so for a 0.2 component.
-contract_adapter!(v0_2, not_permitted: Unavailable);
+contract_adapter!(v0_2, bindings: v0_2, not_permitted: Unavailable);
 
 /// One action call, as every version's adapter takes it.
 pub(crate) struct ActionCall<'a> {
@@ -462,17 +445,29 @@ pub(crate) struct JobCall<'a> {
 }
 
 /// A component linked against the adapter of its contract version, ready
-/// to instantiate.
+/// to instantiate, with its exports looked up once.
 #[derive(Clone)]
 pub(crate) enum Pre {
-    V0_2(bindings::v0_2::AutomationPluginPre<HostState>),
-    V0_3(bindings::v0_3::AutomationPluginPre<HostState>),
+    V0_2 {
+        instance_pre: InstancePre<HostState>,
+        plugin: bindings::v0_2::exports::checkstack::automation::plugin::GuestIndices,
+    },
+    V0_3 {
+        instance_pre: InstancePre<HostState>,
+        plugin: bindings::v0_3::exports::checkstack::automation::plugin::GuestIndices,
+        /// Absent for a component of the `automation-plugin` world, which
+        /// answers no queries.
+        queries: Option<bindings::v0_3::exports::checkstack::automation::queries::GuestIndices>,
+    },
 }
 
 /// The exports of one instance, of its contract version.
 pub(crate) enum Exports {
-    V0_2(bindings::v0_2::AutomationPlugin),
-    V0_3(bindings::v0_3::AutomationPlugin),
+    V0_2(bindings::v0_2::exports::checkstack::automation::plugin::Guest),
+    V0_3 {
+        plugin: bindings::v0_3::exports::checkstack::automation::plugin::Guest,
+        queries: Option<bindings::v0_3::exports::checkstack::automation::queries::Guest>,
+    },
 }
 
 impl Pre {
@@ -493,28 +488,48 @@ impl Pre {
                 HostState,
                 HasSelf<HostState>,
             >(&mut linker, |state| state),
-            ContractVersion::V0_3 => bindings::v0_3::AutomationPlugin::add_to_linker::<
+            ContractVersion::V0_3 => bindings::v0_3::QueryablePlugin::add_to_linker::<
                 HostState,
                 HasSelf<HostState>,
             >(&mut linker, |state| state),
         }
         .map_err(|error| anyhow!("{error:#}"))?;
-        let pre = linker
+        let instance_pre = linker
             .instantiate_pre(component)
             .map_err(|error| anyhow!("{error:#}"))
             .context("the component does not link against the automation host")?;
         let exports_missing = "the component does not export the automation plugin interface";
         Ok(match version {
-            ContractVersion::V0_2 => Pre::V0_2(
-                bindings::v0_2::AutomationPluginPre::new(pre)
-                    .map_err(|error| anyhow!("{error:#}"))
-                    .context(exports_missing)?,
-            ),
-            ContractVersion::V0_3 => Pre::V0_3(
-                bindings::v0_3::AutomationPluginPre::new(pre)
-                    .map_err(|error| anyhow!("{error:#}"))
-                    .context(exports_missing)?,
-            ),
+            ContractVersion::V0_2 => Pre::V0_2 {
+                plugin: bindings::v0_2::exports::checkstack::automation::plugin::GuestIndices::new(
+                    &instance_pre,
+                )
+                .map_err(|error| anyhow!("{error:#}"))
+                .context(exports_missing)?,
+                instance_pre,
+            },
+            ContractVersion::V0_3 => Pre::V0_3 {
+                plugin: bindings::v0_3::exports::checkstack::automation::plugin::GuestIndices::new(
+                    &instance_pre,
+                )
+                .map_err(|error| anyhow!("{error:#}"))
+                .context(exports_missing)?,
+                // A missing `queries` export is a plugin without queries;
+                // one that exports it with other shapes does not link.
+                queries: match component
+                    .get_export_index(None, "checkstack:automation/queries@0.3.1")
+                {
+                    None => None,
+                    Some(_) => Some(
+                        bindings::v0_3::exports::checkstack::automation::queries::GuestIndices::new(
+                            &instance_pre,
+                        )
+                        .map_err(|error| anyhow!("{error:#}"))
+                        .context("the component's queries export is not the contract's")?,
+                    ),
+                },
+                instance_pre,
+            },
         })
     }
 
@@ -525,8 +540,27 @@ impl Pre {
         deadline: Instant,
     ) -> wasmtime::Result<Exports> {
         Ok(match self {
-            Pre::V0_2(pre) => Exports::V0_2(bounded(deadline, pre.instantiate_async(store))?),
-            Pre::V0_3(pre) => Exports::V0_3(bounded(deadline, pre.instantiate_async(store))?),
+            Pre::V0_2 {
+                instance_pre,
+                plugin,
+            } => {
+                let instance = bounded(deadline, instance_pre.instantiate_async(&mut *store))?;
+                Exports::V0_2(plugin.load(&mut *store, &instance)?)
+            }
+            Pre::V0_3 {
+                instance_pre,
+                plugin,
+                queries,
+            } => {
+                let instance = bounded(deadline, instance_pre.instantiate_async(&mut *store))?;
+                Exports::V0_3 {
+                    plugin: plugin.load(&mut *store, &instance)?,
+                    queries: queries
+                        .as_ref()
+                        .map(|queries| queries.load(&mut *store, &instance))
+                        .transpose()?,
+                }
+            }
         })
     }
 }
@@ -540,7 +574,13 @@ impl Exports {
     ) -> wasmtime::Result<PluginDefinition> {
         match self {
             Exports::V0_2(exports) => v0_2::definitions(exports, store, deadline),
-            Exports::V0_3(exports) => v0_3::definitions(exports, store, deadline),
+            Exports::V0_3 { plugin, queries } => {
+                let mut definition = v0_3::definitions(plugin, store, deadline)?;
+                if let Some(queries) = queries {
+                    definition.queries = v0_3::query_definitions(queries, store, deadline)?;
+                }
+                Ok(definition)
+            }
         }
     }
 
@@ -553,7 +593,7 @@ impl Exports {
     ) -> wasmtime::Result<Result<GuestSuccess, ActionFailure>> {
         match self {
             Exports::V0_2(exports) => v0_2::run_action(exports, store, deadline, call),
-            Exports::V0_3(exports) => v0_3::run_action(exports, store, deadline, call),
+            Exports::V0_3 { plugin, .. } => v0_3::run_action(plugin, store, deadline, call),
         }
     }
 
@@ -566,7 +606,7 @@ impl Exports {
     ) -> wasmtime::Result<Result<(), ActionFailure>> {
         match self {
             Exports::V0_2(exports) => v0_2::run_job(exports, store, deadline, call),
-            Exports::V0_3(exports) => v0_3::run_job(exports, store, deadline, call),
+            Exports::V0_3 { plugin, .. } => v0_3::run_job(plugin, store, deadline, call),
         }
     }
 
@@ -593,7 +633,85 @@ impl Exports {
                     })
                     .collect())
             }
-            Exports::V0_3(exports) => v0_3::derive(exports, store, deadline, change),
+            Exports::V0_3 { plugin, .. } => v0_3::derive(plugin, store, deadline, change),
         }
+    }
+
+    /// Calls `run-query`; a component that answers no queries (of the
+    /// `automation-plugin` world, or of contract 0.2) has none to run.
+    pub fn run_query(
+        &self,
+        store: &mut Store<HostState>,
+        deadline: Instant,
+        local_id: &str,
+        input: &str,
+    ) -> wasmtime::Result<Result<Document, QueryFailure>> {
+        match self {
+            Exports::V0_3 {
+                queries: Some(queries),
+                ..
+            } => v0_3::run_query(queries, store, deadline, local_id, input),
+            _ => Ok(Err(QueryFailure::NotFound(format!(
+                "the plugin answers no queries, so none named {local_id}"
+            )))),
+        }
+    }
+}
+
+/// The `queries` interface of the current contract: only 0.3 has it.
+mod v0_3 {
+    pub(super) use super::v0_3_plugin::*;
+
+    use std::time::Instant;
+
+    use wasmtime::Store;
+
+    use crate::catalog;
+    use crate::records::Problem;
+    use crate::run::{Document, QueryFailure};
+    use crate::wasm::bindings::v0_3::exports::checkstack::automation::queries as wit;
+    use crate::wasm::sandbox::bounded;
+    use crate::wasm::store::HostState;
+
+    pub(super) fn query_definitions(
+        queries: &wit::Guest,
+        store: &mut Store<HostState>,
+        deadline: Instant,
+    ) -> wasmtime::Result<Vec<catalog::QueryDefinition>> {
+        let definitions = bounded(deadline, queries.call_definitions(store))?;
+        Ok(definitions
+            .into_iter()
+            .map(|query| catalog::QueryDefinition {
+                id: query.id,
+                display_name: query.display_name,
+                description: query.description,
+                input_schema: query.input_schema,
+                result_schema: query.result_schema,
+            })
+            .collect())
+    }
+
+    pub(super) fn run_query(
+        queries: &wit::Guest,
+        store: &mut Store<HostState>,
+        deadline: Instant,
+        local_id: &str,
+        input: &str,
+    ) -> wasmtime::Result<Result<Document, QueryFailure>> {
+        let input = input.to_owned();
+        let result = bounded(deadline, queries.call_run_query(store, local_id, &input))?;
+        Ok(result.map(Document::Text).map_err(|error| match error {
+            wit::QueryError::InvalidInput(problems) => QueryFailure::InvalidInput(
+                problems
+                    .into_iter()
+                    .map(|p| Problem {
+                        path: p.path,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            wit::QueryError::NotFound(message) => QueryFailure::NotFound(message),
+            wit::QueryError::Internal(message) => QueryFailure::Internal(message),
+        }))
     }
 }

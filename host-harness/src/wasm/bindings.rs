@@ -3,11 +3,13 @@
 //! the frozen ones in `wit/since_vX.Y.Z/`. Nothing outside the wasm
 //! adapter sees these types.
 
-/// `checkstack:automation@0.3.0`, the current contract (`wit/`).
+/// `checkstack:automation@0.3.1`, the current contract (`wit/`), in its
+/// world with queries: a component without the `queries` export still
+/// links, its plugin export looked up alone (see `adapter::Pre::link`).
 pub(crate) mod v0_3 {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "automation-plugin",
+        world: "queryable-plugin",
         with: {
             "checkstack:automation/entity.mutation": crate::engine::MutationState,
         },

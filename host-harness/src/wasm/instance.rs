@@ -16,7 +16,9 @@ use crate::clock::{Clock, Randomness, format_instant};
 use crate::engine::Session;
 use crate::limits::Limits;
 use crate::records::ChangeRecord;
-use crate::run::{ActionFailure, Guest, GuestEvent, GuestSuccess, Invocation};
+use crate::run::{
+    ActionFailure, Document, Guest, GuestEvent, GuestSuccess, Invocation, QueryFailure,
+};
 
 /// Whether runs share a wasm instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,6 +158,16 @@ impl Guest for WasmGuest {
     fn derive(&mut self, change: &ChangeRecord) -> anyhow::Result<Vec<GuestEvent>> {
         self.exports
             .derive(&mut self.store, self.deadline, change)
+            .map_err(|error| self.report(error))
+    }
+
+    fn query(
+        &mut self,
+        local_id: &str,
+        input: &str,
+    ) -> anyhow::Result<Result<Document, QueryFailure>> {
+        self.exports
+            .run_query(&mut self.store, self.deadline, local_id, input)
             .map_err(|error| self.report(error))
     }
 

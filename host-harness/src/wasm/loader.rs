@@ -68,7 +68,7 @@ pub struct Plugin {
     pub(crate) pre: Pre,
     pub(crate) catalog: Arc<Catalog>,
     version: ContractVersion,
-    /// The version as the component names it, such as `0.3.0`.
+    /// The version as the component names it, such as `0.3.1`.
     named_version: String,
     /// The file the component was read from, when it was.
     source: Option<PathBuf>,
@@ -165,7 +165,7 @@ impl Plugin {
 
     /// The plugin as `describe --json` prints it: `plugin` (`id`,
     /// `version`), `contract`, `triggers`, `actions`, `artifactTypes`,
-    /// `entityKinds`, `jobs` and `imports`, every id qualified.
+    /// `entityKinds`, `jobs`, `queries` and `imports`, every id qualified.
     pub fn describe(&self) -> serde_json::Value {
         let catalog = self.catalog();
         serde_json::json!({
@@ -176,6 +176,7 @@ impl Plugin {
             "artifactTypes": catalog.artifact_type_infos().collect::<Vec<_>>(),
             "entityKinds": catalog.entity_kind_infos,
             "jobs": catalog.jobs.values().collect::<Vec<_>>(),
+            "queries": catalog.query_infos().collect::<Vec<_>>(),
             "imports": catalog.imports,
         })
     }
@@ -191,7 +192,7 @@ impl Plugin {
     }
 
     /// The contract the component was built against, as it names it:
-    /// `checkstack:automation@0.3.0`.
+    /// `checkstack:automation@0.3.1`.
     pub fn contract(&self) -> String {
         format!("{}@{}", super::version::PACKAGE, self.named_version)
     }

@@ -4,7 +4,8 @@
 //! with their JSON Schemas (kept as files in `schemas/`).
 
 use plugin_sdk::catalog::{
-    ActionDefinition, ArtifactType, EntityKind, PluginDefinition, TriggerDefinition,
+    ActionDefinition, ArtifactType, EntityKind, PluginDefinition, QueryDefinition,
+    TriggerDefinition,
 };
 
 use crate::notification::ENTITY_KIND;
@@ -37,6 +38,10 @@ const MARK_SENT_CONFIG_SCHEMA: &str = include_str!("../schemas/mark-sent-config.
 /// shape.
 const MESSAGE_SCHEMA: &str = include_str!("../schemas/message.json");
 const NOTIFICATION_STATE_SCHEMA: &str = include_str!("../schemas/notification-state.json");
+const GET_INPUT_SCHEMA: &str = include_str!("../schemas/get-input.json");
+const GET_RESULT_SCHEMA: &str = include_str!("../schemas/get-result.json");
+
+pub const QUERY_GET: &str = "get";
 
 fn trigger(
     id: &'static str,
@@ -108,6 +113,13 @@ pub fn definitions() -> PluginDefinition {
             state_schema: NOTIFICATION_STATE_SCHEMA,
         }],
         jobs: Vec::new(),
+        queries: vec![QueryDefinition {
+            id: QUERY_GET,
+            display_name: "Get Notification",
+            description: "A notification with its body, dedupe key and when it was queued and sent",
+            input_schema: GET_INPUT_SCHEMA,
+            result_schema: GET_RESULT_SCHEMA,
+        }],
     }
 }
 

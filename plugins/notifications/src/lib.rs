@@ -27,9 +27,10 @@ pub mod actions;
 pub mod catalog;
 pub mod notification;
 
-use plugin_sdk::host::Host;
+use plugin_sdk::host::{Host, QueryHost};
 use plugin_sdk::{
-    ActionError, ActionSuccess, EntityChange, Plugin, PluginDefinition, RunContext, TriggerEvent,
+    ActionError, ActionSuccess, EntityChange, Plugin, PluginDefinition, QueryError, RunContext,
+    TriggerEvent,
 };
 use serde_json::Value;
 
@@ -54,6 +55,18 @@ impl Plugin for NotificationsPlugin {
 
     fn derive(&self, change: &EntityChange) -> Result<Vec<TriggerEvent>, String> {
         notification::derive(change)
+    }
+
+    fn run_query<H: QueryHost>(
+        &self,
+        host: &H,
+        query: &str,
+        input: &Value,
+    ) -> Result<Value, QueryError> {
+        match query {
+            catalog::QUERY_GET => notification::get(host, input),
+            other => Err(QueryError::NotFound(format!("Unknown query: {other}"))),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use plugin_sdk::host::{MAX_KEY_BYTES, Storage};
 use plugin_sdk::storage::{StorageExt, StoreError};
-use plugin_sdk::{EntityChange, Instant, TriggerEvent};
+use plugin_sdk::{EntityChange, Instant, QueryError, TriggerEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -121,6 +121,31 @@ pub fn load<S: Storage + ?Sized>(
         Some(key) => storage.get_json(&key),
         None => Ok(None),
     }
+}
+
+/// `get`'s input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GetInput {
+    notification_id: String,
+}
+
+/// The `get` query: the whole notification, `null` for what it lacks.
+pub fn get<S: Storage + ?Sized>(storage: &S, input: &Value) -> Result<Value, QueryError> {
+    let GetInput { notification_id } = plugin_sdk::config::parse(input)?;
+    let notification = load(storage, &notification_id)?.ok_or_else(|| {
+        QueryError::NotFound(format!("Notification not found: {notification_id}"))
+    })?;
+    Ok(json!({
+        "notificationId": notification.id,
+        "channel": notification.channel,
+        "subject": notification.subject,
+        "body": notification.body,
+        "status": notification.status.as_str(),
+        "dedupeKey": notification.dedupe_key,
+        "queuedAt": notification.queued_at,
+        "sentAt": notification.sent_at,
+    }))
 }
 
 /// The notification queued under `dedupe_key`, if any.

@@ -2,9 +2,10 @@
 //! `v0_2` it is `legacy`, a small working plugin of the frozen 0.2.0
 //! contract that uses what 0.3.0 changed: a storage write with no
 //! mutation open (0.2 says `unavailable`) and a deriver returning its own
-//! qualified trigger id (0.2 allowed it). With feature `v0_3_1` it is the
-//! same plugin (`patched`) built against a patch release of the current
-//! contract, 0.3.1, which the host serves as 0.3.x. With feature `v0_1` it
+//! qualified trigger id (0.2 allowed it). With feature `v0_3_0` it is the
+//! same plugin (`patched`) built against 0.3.0 (`wit-0.3.0/`, the release
+//! before the current 0.3.1, frozen), which the host serves as 0.3.x: an
+//! older patch, without the `queries` export 0.3.1 added. With feature `v0_1` it
 //! is a plugin of the retired 0.1.0 contract. Only the host's tests use
 //! them.
 
@@ -154,10 +155,10 @@ mod v0_2 {
     );
 }
 
-// A patch release of the current contract: same shapes, version 0.3.1.
-#[cfg(feature = "v0_3_1")]
-mod v0_3_1 {
-    small_plugin!("wit-0.3.1", plugin_id: "patched", derived_trigger: "stored");
+// The release before the current patch: same shapes, version 0.3.0.
+#[cfg(feature = "v0_3_0")]
+mod v0_3_0 {
+    small_plugin!("wit-0.3.0", plugin_id: "patched", derived_trigger: "stored");
 }
 
 #[cfg(feature = "v0_1")]

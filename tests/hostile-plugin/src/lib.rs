@@ -5,7 +5,7 @@
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "automation-plugin",
+    world: "queryable-plugin",
 });
 
 use checkstack::automation::entity::{Mutation, MutationOptions};
@@ -471,6 +471,96 @@ impl Guest for Hostile {
             context_key: Some(change.id),
         }]
     }
+}
+
+/// Queries that misbehave: each tries what a query must not do.
+impl exports::checkstack::automation::queries::Guest for Hostile {
+    fn definitions() -> Vec<exports::checkstack::automation::queries::QueryDefinition> {
+        let query = |id: &str, result_schema: &str| {
+            exports::checkstack::automation::queries::QueryDefinition {
+                id: id.into(),
+                display_name: id.into(),
+                description: format!("misbehaves: {id}"),
+                input_schema: r#"{"type":"object"}"#.into(),
+                result_schema: result_schema.into(),
+            }
+        };
+        vec![
+            // Tries every write a query could: storage set and delete, and
+            // opening a mutation; answers with what each was told.
+            query("write", r#"{"type":"object"}"#),
+            // Reads what the thing holds, to show a query sees commits.
+            query("read", r#"{"type":"object"}"#),
+            query("loop", r#"{"type":"object"}"#),
+            // Answers with a result its own schema refuses.
+            query(
+                "bad_result",
+                r#"{"type":"object","required":["n"],"properties":{"n":{"type":"integer"}}}"#,
+            ),
+        ]
+    }
+
+    fn run_query(
+        query_id: String,
+        _input: String,
+    ) -> Result<String, exports::checkstack::automation::queries::QueryError> {
+        match query_id.as_str() {
+            "write" => {
+                let set = storage::set("thing/t1", b"written by a query");
+                let delete = storage::delete("thing/t1");
+                let options = MutationOptions {
+                    run_id: None,
+                    actor: None,
+                };
+                let open = Mutation::open("thing", "t1", &options).map(|_| ());
+                Ok(json_object_of_strings(&[
+                    ("set", format!("{set:?}")),
+                    ("delete", format!("{delete:?}")),
+                    ("open", format!("{open:?}")),
+                ]))
+            }
+            "read" => {
+                let value = storage::get("thing/t1")
+                    .ok()
+                    .flatten()
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
+                Ok(json_object_of_strings(&[("thing", value)]))
+            }
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "bad_result" => Ok(r#"{"n":"not a number"}"#.into()),
+            other => Err(
+                exports::checkstack::automation::queries::QueryError::NotFound(format!(
+                    "no query {other}"
+                )),
+            ),
+        }
+    }
+}
+
+/// A JSON object of string fields, written without a JSON library (the
+/// plugin has none): each value escaped as a JSON string.
+fn json_object_of_strings(fields: &[(&str, String)]) -> String {
+    let escape = |text: &str| -> String {
+        text.chars()
+            .flat_map(|c| match c {
+                '"' => vec!['\\', '"'],
+                '\\' => vec!['\\', '\\'],
+                c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32).chars().collect(),
+                c => vec![c],
+            })
+            .collect()
+    };
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!(r#""{key}":"{}""#, escape(value)))
+        .collect();
+    format!("{{{}}}", body.join(","))
 }
 
 export!(Hostile);

@@ -159,3 +159,24 @@ test("one seed gives the same ids and the same bytes, run after run", async () =
 test("an unknown action is refused before any run, naming what exists", async () => {
   await assert.rejects(hostile.run({ action: "no_such_action", config: {} }), /has no action "no_such_action"; it has: hostile\./);
 });
+
+test("a query that tries to write is refused every write, and the store keeps its bytes", async () => {
+  const before = snapshot(hostile);
+  const answer = await hostile.query({ query: "write", input: {} });
+  assert.equal(answer.ok, true, JSON.stringify(answer.error));
+  for (const attempt of ["set", "delete", "open"]) {
+    const told = (answer.result as Record<string, string>)[attempt];
+    assert.match(told, /NotPermitted\("queries are read-only/, `${attempt}: ${told}`);
+  }
+  assert.equal(snapshot(hostile), before);
+  const read = await hostile.query({ query: "read", input: {} });
+  assert.deepEqual(read.result, { thing: "written by well_behaved" });
+});
+
+test("a query is held to the deadline, and a result outside its schema is the host's error", async () => {
+  const before = snapshot(hostile);
+  await assert.rejects(hostile.query({ query: "loop", input: {} }), /^Error: plugin hostile@[^,]+, query loop trapped: deadline of 400 ms exceeded/);
+  await assert.rejects(hostile.query({ query: "bad_result", input: {} }), /query bad_result: returned a result that breaks its schema: \/n/);
+  assert.equal(snapshot(hostile), before);
+  await assert.rejects(hostile.query({ query: "nope", input: {} }), /has no query "nope"; it has: hostile\.bad_result, hostile\.loop, hostile\.read, hostile\.write/);
+});

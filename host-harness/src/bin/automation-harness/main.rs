@@ -18,8 +18,8 @@ use automation_harness::backend::StoreUnavailable;
 use automation_harness::scenario::{Scenario, run_scenario_with, shipped_plugins};
 use automation_harness::{
     ActionFailure, Actor, ActorType, AutomationRun, AutomationRunStatus, Automations, Backend,
-    Harness, Limits, MemoryBackend, Plugin, PluginHost, PostgresBackend, RunOutcome, RunRequest,
-    SqliteBackend, UnknownAction,
+    Harness, Limits, MemoryBackend, Plugin, PluginHost, PostgresBackend, QueryRequest, RunOutcome,
+    RunRequest, SqliteBackend, UnknownAction, UnknownQuery,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +68,10 @@ enum Command {
     },
     /// Run one action against a store.
     Run(RunArgs),
+    /// Ask a plugin a read-only query about what it holds in a store,
+    /// such as `maintenance.get`; nothing is written. `describe` lists the
+    /// queries and their inputs.
+    Query(QueryArgs),
     /// Show a store's change log and trigger event log, oldest first.
     History {
         #[command(flatten)]
@@ -318,6 +322,27 @@ struct RunArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct QueryArgs {
+    /// The query: a local id (`get`) or a qualified one (`maintenance.get`).
+    query: String,
+    /// The query's input: inline JSON, or `@FILE` to read it from a file.
+    #[arg(long, value_name = "JSON | @FILE", default_value = "{}")]
+    input: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Fix the host clock at this RFC 3339 instant (queries that default
+    /// to "now" read it), between 1970-01-01T00:00:00Z and
+    /// 2262-04-11T23:47:16.854775807Z.
+    #[arg(long, value_name = "INSTANT")]
+    now: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 /// What each run may consume; a run that passes a limit is stopped and
 /// rolled back, and reported as a host error.
 #[derive(Args)]
@@ -427,7 +452,10 @@ fn end_quietly_on_a_closed_pipe() {
 }
 
 fn is_usage_error(error: &anyhow::Error) -> bool {
-    error.is::<UsageError>() || error.chain().any(|cause| cause.is::<UnknownAction>())
+    error.is::<UsageError>()
+        || error
+            .chain()
+            .any(|cause| cause.is::<UnknownAction>() || cause.is::<UnknownQuery>())
 }
 
 fn one_line(text: &str) -> String {
@@ -499,6 +527,11 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             check_now(args.now)?;
             let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
             run(plugins, args)
+        }
+        Command::Query(args) => {
+            check_now(args.now)?;
+            let plugins = load_plugins(&cli.plugin, cli.plugins.as_deref())?;
+            query(plugins, args)
         }
         Command::History { store, json } => history(&store.store, json),
         Command::Tick {
@@ -653,15 +686,44 @@ fn load_plugin(path: &Path) -> anyhow::Result<Plugin> {
 }
 
 fn read_config(text: &str) -> anyhow::Result<Value> {
+    read_json(text, "config")
+}
+
+/// The JSON of `--<what>`: inline, or `@FILE`.
+fn read_json(text: &str, what: &str) -> anyhow::Result<Value> {
     let (source, json) = match text.strip_prefix('@') {
         Some(file) => (
-            format!("config file {file}"),
+            format!("{what} file {file}"),
             std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read config file {file}"))?,
+                .with_context(|| format!("cannot read {what} file {file}"))?,
         ),
-        None => ("--config".to_owned(), text.to_owned()),
+        None => (format!("--{what}"), text.to_owned()),
     };
     serde_json::from_str(&json).with_context(|| format!("{source} is not JSON"))
+}
+
+/// Answers one query against the store, which it never writes: exit 0
+/// when the query answered, 1 when it failed (not found, invalid input),
+/// 2 for bad input the host refused first (an unknown query, a store that
+/// does not exist).
+fn query(plugins: Vec<Plugin>, args: QueryArgs) -> anyhow::Result<bool> {
+    let input = read_json(&args.input, "input").map_err(usage)?;
+    let backend = args.store.store.open_existing()?;
+    let mut builder = Harness::builder()
+        .backend(backend)
+        .limits(args.limits.limits());
+    if let Some(now) = args.now {
+        builder = builder.fixed_clock(now);
+    }
+    let host = builder.with_plugins(plugins).map_err(usage)?;
+    let outcome = host.query(QueryRequest::new(args.query, input))?;
+    let json = outcome.to_json();
+    if args.json {
+        print::json(&json);
+    } else {
+        print::answer(&json);
+    }
+    Ok(outcome.is_ok())
 }
 
 /// The automations of `file`, when one is given, checked against

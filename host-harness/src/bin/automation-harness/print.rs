@@ -102,6 +102,23 @@ pub fn describe(plugin: &Plugin) {
         println!("  {:<28} every {} s", "", job.every_seconds);
     }
     println!();
+    println!("Queries (read-only; `query <ID> --input <JSON>`, * = required input field):");
+    if catalog.queries.is_empty() {
+        println!("  (none)");
+    }
+    for query in catalog.query_infos() {
+        println!(
+            "  {:<28} {}: {}",
+            query.id, query.display_name, query.description
+        );
+        println!(
+            "  {:<28} input {{{}}} -> {{{}}}",
+            "",
+            fields(&query.input_schema),
+            fields(&query.result_schema)
+        );
+    }
+    println!();
     println!("Imports (everything the plugin can reach):");
     for import in &catalog.imports {
         println!("  {import}");
@@ -118,6 +135,32 @@ fn actor(value: &Value) -> String {
         value["type"].as_str().unwrap_or("?"),
         value["id"].as_str().unwrap_or("?")
     )
+}
+
+/// One query's answer, as `query` prints it (from the `--json` shape).
+pub fn answer(outcome: &Value) {
+    if outcome["ok"] == Value::Bool(true) {
+        println!("{} answered:", outcome["query"].as_str().unwrap_or("?"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome["result"]).unwrap_or_default()
+        );
+    } else {
+        let error = &outcome["error"];
+        println!(
+            "{} failed: {} ({})",
+            outcome["query"].as_str().unwrap_or("?"),
+            error["message"].as_str().unwrap_or("?"),
+            error["kind"].as_str().unwrap_or("?")
+        );
+    }
+    for line in outcome["logs"].as_array().into_iter().flatten() {
+        println!(
+            "  log {}: {}",
+            line["level"].as_str().unwrap_or("?"),
+            line["message"].as_str().unwrap_or("?")
+        );
+    }
 }
 
 /// One run's outcome, as `run` prints it (from the `--json` shape).
