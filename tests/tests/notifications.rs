@@ -167,6 +167,8 @@ fn describe_json(plugin: &automation_harness::Plugin) -> Value {
         ("actions", "configSchema"),
         ("artifactTypes", "schema"),
         ("entityKinds", "stateSchema"),
+        ("queries", "inputSchema"),
+        ("queries", "resultSchema"),
     ] {
         for entry in described[list].as_array_mut().expect("a list") {
             let stripped = without_annotations(&entry[schema]);
@@ -278,6 +280,34 @@ fn specified_catalog() -> Value {
             },
         }],
         "jobs": [],
+        // Issue 15: the whole notification, read back.
+        "queries": [{
+            "id": "notifications.get",
+            "localId": "get",
+            "displayName": "Get Notification",
+            "description": "A notification with its body, dedupe key and when it was queued and sent",
+            "inputSchema": {
+                "type": "object",
+                "required": ["notificationId"],
+                "additionalProperties": false,
+                "properties": {"notificationId": string},
+            },
+            "resultSchema": {
+                "type": "object",
+                "required": ["notificationId", "channel", "subject", "body", "status", "dedupeKey", "queuedAt", "sentAt"],
+                "additionalProperties": false,
+                "properties": {
+                    "notificationId": string,
+                    "channel": string,
+                    "subject": string,
+                    "body": string,
+                    "status": status,
+                    "dedupeKey": {"type": ["string", "null"]},
+                    "queuedAt": {"type": "string", "format": "date-time"},
+                    "sentAt": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+                },
+            },
+        }],
     })
 }
 
@@ -303,7 +333,12 @@ fn describe_json_of_the_component_is_the_one_specified() {
         .map(|t| &t.payload_schema)
         .chain(catalog.action_infos().map(|a| &a.config_schema))
         .chain(catalog.artifact_type_infos().map(|t| &t.schema))
-        .chain(catalog.entity_kind_infos.iter().map(|k| &k.state_schema));
+        .chain(catalog.entity_kind_infos.iter().map(|k| &k.state_schema))
+        .chain(
+            catalog
+                .query_infos()
+                .flat_map(|q| [&q.input_schema, &q.result_schema]),
+        );
     for schema in schemas {
         assert_eq!(
             schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
@@ -614,7 +649,7 @@ fn two_plugins_on_one_store_each_see_only_their_own(store: TestStore) {
             .all(|key| key.starts_with("notification/") || key.starts_with("dedupe/")),
     );
     assert!(keys(&snapshot, MAINTENANCE_SPACE).iter().all(|key| {
-        ["window/", "active/", "due/"]
+        ["window/", "active/", "due/", "start/", "system/"]
             .iter()
             .any(|prefix| key.starts_with(prefix))
     }),);
