@@ -379,7 +379,7 @@ impl Harness {
             .ok_or_else(|| UnknownQuery {
                 plugin: catalog.label(),
                 query: request.query.clone(),
-                known: known_queries(&[catalog]),
+                known: known_queries(catalog),
             })?;
         let started = std::time::Instant::now();
         let mut guest = self.guest(|| format!("plugin {}, query {local_id}", catalog.label()))?;
@@ -400,13 +400,10 @@ impl Harness {
     }
 }
 
-/// The qualified ids of the queries `catalogs` answer, comma-separated;
-/// `(none)` when none answers any.
-pub(crate) fn known_queries(catalogs: &[&Catalog]) -> String {
-    let known: Vec<String> = catalogs
-        .iter()
-        .flat_map(|catalog| catalog.query_infos().map(|info| info.id.clone()))
-        .collect();
+/// The qualified ids of the queries `catalog` answers, comma-separated;
+/// `(none)` when it answers none.
+fn known_queries(catalog: &Catalog) -> String {
+    let known: Vec<String> = catalog.query_infos().map(|info| info.id.clone()).collect();
     if known.is_empty() {
         "(none)".into()
     } else {

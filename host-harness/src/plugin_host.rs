@@ -13,7 +13,7 @@ use crate::automation::{Automations, AutomationsError};
 use crate::backend::Backend;
 use crate::catalog::Catalog;
 use crate::clock::{Clock, FixedClock};
-use crate::harness::{Harness, HarnessBuilder, known_queries};
+use crate::harness::{Harness, HarnessBuilder};
 use crate::run::{QueryOutcome, QueryRequest, RunOutcome, RunRequest, UnknownAction, UnknownQuery};
 use crate::wasm::Plugin;
 
@@ -137,21 +137,40 @@ impl PluginHost {
     /// (`notifications.send`), or local (`send`) when exactly one plugin
     /// declares it.
     pub(crate) fn route_action(&self, id: &str) -> Result<&Harness, UnknownAction> {
-        let declares =
-            |harness: &Harness, local: &str| harness.catalog().actions.contains_key(local);
-        let known = || {
-            self.harnesses
-                .iter()
-                .flat_map(|harness| {
-                    let catalog = harness.catalog();
-                    catalog
-                        .actions
-                        .keys()
-                        .map(|local| catalog.qualify(local))
-                        .collect::<Vec<_>>()
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+        self.route(id, |catalog| catalog.actions.keys().cloned().collect())
+            .map_err(|(plugin, known)| UnknownAction {
+                plugin,
+                action: id.to_owned(),
+                known,
+            })
+    }
+
+    /// The harness that answers query `id`, resolved as actions are.
+    fn route_query(&self, id: &str) -> Result<&Harness, UnknownQuery> {
+        self.route(id, |catalog| catalog.queries.keys().cloned().collect())
+            .map_err(|(plugin, known)| UnknownQuery {
+                plugin,
+                query: id.to_owned(),
+                known: if known.is_empty() {
+                    "(none)".into()
+                } else {
+                    known
+                },
+            })
+    }
+
+    /// The harness whose plugin declares `id` among its `declared` local
+    /// ids: qualified, or local when exactly one declares it. Otherwise
+    /// the loaded plugins' labels and what a caller could have asked for
+    /// instead: every qualified id, or the two that make a local id
+    /// ambiguous.
+    fn route(
+        &self,
+        id: &str,
+        declared: impl Fn(&Catalog) -> Vec<String>,
+    ) -> Result<&Harness, (String, String)> {
+        let declares = |harness: &Harness, local: &str| {
+            declared(harness.catalog()).iter().any(|own| own == local)
         };
         let plugins = || {
             self.harnesses
@@ -160,15 +179,24 @@ impl PluginHost {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let known = || {
+            self.harnesses
+                .iter()
+                .flat_map(|harness| {
+                    let catalog = harness.catalog();
+                    declared(catalog)
+                        .into_iter()
+                        .map(|local| catalog.qualify(&local))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if let Some((plugin, local)) = id.split_once('.') {
             return self
                 .harness(plugin)
                 .filter(|harness| declares(harness, local))
-                .ok_or_else(|| UnknownAction {
-                    plugin: plugins(),
-                    action: id.to_owned(),
-                    known: known(),
-                });
+                .ok_or_else(|| (plugins(), known()));
         }
         let mut serving = self
             .harnesses
@@ -176,20 +204,15 @@ impl PluginHost {
             .filter(|harness| declares(harness, id));
         match (serving.next(), serving.next()) {
             (Some(harness), None) => Ok(harness),
-            (Some(first), Some(second)) => Err(UnknownAction {
-                plugin: plugins(),
-                action: id.to_owned(),
-                known: format!(
+            (Some(first), Some(second)) => Err((
+                plugins(),
+                format!(
                     "{} and {} both declare it: qualify it",
                     first.catalog().qualify(id),
                     second.catalog().qualify(id)
                 ),
-            }),
-            (None, _) => Err(UnknownAction {
-                plugin: plugins(),
-                action: id.to_owned(),
-                known: known(),
-            }),
+            )),
+            (None, _) => Err((plugins(), known())),
         }
     }
 
@@ -204,43 +227,7 @@ impl PluginHost {
     /// (`get`) when exactly one plugin declares it; see
     /// [`Harness::query`].
     pub fn query(&self, request: QueryRequest) -> anyhow::Result<QueryOutcome> {
-        let catalogs: Vec<&Catalog> = self.harnesses.iter().map(Harness::catalog).collect();
-        let unknown = |known: String| UnknownQuery {
-            plugin: catalogs
-                .iter()
-                .map(|catalog| catalog.label())
-                .collect::<Vec<_>>()
-                .join(", "),
-            query: request.query.clone(),
-            known,
-        };
-        let declares =
-            |harness: &&Harness, local: &str| harness.catalog().queries.contains_key(local);
-        let harness = match request.query.split_once('.') {
-            Some((plugin, local)) => self
-                .harness(plugin)
-                .filter(|harness| declares(harness, local))
-                .ok_or_else(|| unknown(known_queries(&catalogs)))?,
-            None => {
-                let mut serving = self
-                    .harnesses
-                    .iter()
-                    .filter(|harness| declares(harness, &request.query));
-                match (serving.next(), serving.next()) {
-                    (Some(harness), None) => harness,
-                    (Some(first), Some(second)) => {
-                        return Err(unknown(format!(
-                            "{} and {} both declare it: qualify it",
-                            first.catalog().qualify(&request.query),
-                            second.catalog().qualify(&request.query)
-                        ))
-                        .into());
-                    }
-                    (None, _) => return Err(unknown(known_queries(&catalogs)).into()),
-                }
-            }
-        };
-        harness.query(request)
+        self.route_query(&request.query)?.query(request)
     }
 
     /// Runs, at the clock's current instant, every job of every plugin that

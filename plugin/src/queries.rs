@@ -120,16 +120,12 @@ fn active_for_system<H: QueryHost>(host: &H, input: &Value) -> Result<Value, Que
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
-    use plugin_sdk::host::{Environment, Level, Log, Page, Storage, StorageError};
     use plugin_sdk::testing::TestHost;
     use serde_json::json;
 
     use super::*;
     use crate::MaintenancePlugin;
-    use crate::model::Instant;
-    use crate::testing::fake_host;
+    use crate::testing::{Instrumented, fake_host};
 
     fn create(host: &TestHost, title: &str, systems: &[&str], start: &str, end: &str) -> String {
         let run = host.run(
@@ -300,7 +296,10 @@ mod tests {
             [early.clone(), both.clone()]
         );
         assert_eq!(list(json!({"systemId": "b"})), [both.clone(), late.clone()]);
-        assert_eq!(list(json!({"status": ["in_progress"]})), std::slice::from_ref(&both));
+        assert_eq!(
+            list(json!({"status": ["in_progress"]})),
+            std::slice::from_ref(&both)
+        );
         assert_eq!(
             list(json!({"status": ["scheduled", "completed"], "systemId": "b"})),
             std::slice::from_ref(&late)
@@ -340,50 +339,6 @@ mod tests {
         assert_eq!(paths, ["/status/0", "/limit"]);
     }
 
-    /// Counts the windows a query reads, standing in for its cost.
-    struct Counting<'a> {
-        host: &'a TestHost,
-        window_reads: Cell<usize>,
-    }
-
-    impl Storage for Counting<'_> {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-            if key.starts_with("window/") {
-                self.window_reads.set(self.window_reads.get() + 1);
-            }
-            self.host.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-            self.host.set(key, value)
-        }
-        fn delete(&self, key: &str) -> Result<bool, StorageError> {
-            self.host.delete(key)
-        }
-        fn scan(
-            &self,
-            prefix: &str,
-            limit: u32,
-            cursor: Option<&str>,
-        ) -> Result<Page, StorageError> {
-            self.host.scan(prefix, limit, cursor)
-        }
-    }
-
-    impl Log for Counting<'_> {
-        fn log(&self, level: Level, message: &str) {
-            self.host.log(level, message);
-        }
-    }
-
-    impl Environment for Counting<'_> {
-        fn now(&self) -> Instant {
-            self.host.now()
-        }
-        fn new_id(&self) -> String {
-            self.host.new_id()
-        }
-    }
-
     #[test]
     fn a_systems_listing_reads_only_that_systems_windows() {
         let host = fake_host();
@@ -407,17 +362,15 @@ mod tests {
                 )
             })
             .collect();
-        let counting = Counting {
-            host: &host,
-            window_reads: Cell::new(0),
-        };
+        // The windows a query reads stand in for its cost.
+        let counting = Instrumented::new(&host);
         let listed = run_query(&counting, "list", &json!({"systemId": "mine"})).unwrap();
         assert_eq!(ids(&listed).len(), mine.len());
-        assert_eq!(counting.window_reads.get(), mine.len());
+        assert_eq!(counting.window_reads(), mine.len());
         let page = run_query(&counting, "list", &json!({"limit": 10})).unwrap();
         assert_eq!(ids(&page).len(), 10);
         // One page of windows, plus the one that shows a next page exists.
-        assert_eq!(counting.window_reads.get(), mine.len() + 11);
+        assert_eq!(counting.window_reads(), mine.len() + 11);
     }
 
     #[test]

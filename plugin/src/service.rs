@@ -9,8 +9,8 @@
 //!   system id too long for the key is replaced by a digest (see
 //!   `system_segment`).
 //! - `update/<id>/<createdAt>/<n>/<entry-id>`: the window's log, in time
-//!   order, then in the order written (`n` counts the entries of that
-//!   millisecond).
+//!   order, then in the order written: `n` is the window's count of
+//!   entries before this one, kept at `update-count/<id>`.
 //! - `due/<instant>/<id>`: when the scheduler next has to look at the
 //!   window (startAt while scheduled, endAt while in progress), so finding
 //!   due windows reads only those.
@@ -197,11 +197,18 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
             created_at: now,
             created_by,
         };
-        // Entries of one millisecond keep the order they were written in:
-        // the clock of a test (or a fast caller) gives them one instant.
-        let instant_prefix = format!("update/{}/{}/", escape(maintenance_id), entry.created_at);
-        let earlier = self.host.scan_prefix(&instant_prefix).count();
-        let key = format!("{instant_prefix}{earlier:06}/{}", entry.id);
+        // Entries of one millisecond keep the order they were written in
+        // (the clock of a test, or a fast caller, gives them one instant):
+        // the window's own counter orders them, one read and one write.
+        let counter = format!("{UPDATE_COUNTER_PREFIX}{}", escape(maintenance_id));
+        let written: u64 = self.host.get_json(&counter)?.unwrap_or(0);
+        self.host.set_json(&counter, &(written + 1))?;
+        let key = format!(
+            "update/{}/{}/{written:010}/{}",
+            escape(maintenance_id),
+            entry.created_at,
+            entry.id
+        );
         self.host.set_json(&key, &entry)?;
         Ok(Some((window, entry)))
     }
@@ -405,6 +412,7 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
 }
 
 const DUE_PREFIX: &str = "due/";
+const UPDATE_COUNTER_PREFIX: &str = "update-count/";
 const START_PREFIX: &str = "start/";
 const SYSTEM_PREFIX: &str = "system/";
 
@@ -637,49 +645,10 @@ mod tests {
         assert_eq!(log[1].status_change, Some(Status::Completed));
     }
 
-    /// The storage host handing out ids that sort backwards, as random
-    /// UUIDs may.
-    struct BackwardIds {
-        host: plugin_sdk::testing::TestHost,
-        next: std::cell::Cell<u32>,
-    }
-
-    impl Storage for BackwardIds {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, plugin_sdk::host::StorageError> {
-            self.host.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> Result<(), plugin_sdk::host::StorageError> {
-            self.host.set(key, value)
-        }
-        fn delete(&self, key: &str) -> Result<bool, plugin_sdk::host::StorageError> {
-            self.host.delete(key)
-        }
-        fn scan(
-            &self,
-            prefix: &str,
-            limit: u32,
-            cursor: Option<&str>,
-        ) -> Result<plugin_sdk::host::Page, plugin_sdk::host::StorageError> {
-            self.host.scan(prefix, limit, cursor)
-        }
-    }
-
-    impl Environment for BackwardIds {
-        fn now(&self) -> Instant {
-            self.host.now()
-        }
-        fn new_id(&self) -> String {
-            self.next.set(self.next.get() - 1);
-            format!("id-{:04}", self.next.get())
-        }
-    }
-
     #[test]
     fn updates_of_one_instant_keep_the_order_they_were_written_in() {
-        let host = BackwardIds {
-            host: storage_host(),
-            next: std::cell::Cell::new(1000),
-        };
+        let store = storage_host();
+        let host = crate::testing::Instrumented::with_backward_ids(&store);
         let service = MaintenanceService::new(&host);
         service.create(new_window(&["a"]), "w1".into()).unwrap();
         let written: Vec<String> = (0..12).map(|n| format!("update {n}")).collect();

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use automation_harness::cache::ComponentCache;
 use automation_harness::{
-    Automations, Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin, RunOutcome,
-    RunRequest, SqliteBackend,
+    Automations, Backend, EngineOptions, Harness, InstanceMode, MemoryBackend, Plugin,
+    QueryRequest, RunOutcome, RunRequest, SqliteBackend,
 };
 use integration_tests::native::NATIVE_MAINTENANCE;
 use integration_tests::node_host;
@@ -491,6 +491,73 @@ fn scale(plugin: &Plugin, sizes: Sizes) {
 }
 
 /// One step's config: a notification naming `subject`.
+/// How many windows of the listed system each store of the queries
+/// section holds.
+const LISTED_WINDOWS: usize = 20;
+
+/// Read-only queries on a store holding one system's windows, against the
+/// same with many windows of other systems: `list` and
+/// `active_for_system` read that system's index only, so the ratio stays
+/// near 1.
+fn queries(plugin: &Plugin, sizes: Sizes) {
+    let stores = [
+        store_with_windows(plugin, 0),
+        store_with_windows(plugin, sizes.scale_windows),
+    ];
+    for harness in &stores {
+        for _ in 0..LISTED_WINDOWS {
+            run(
+                harness,
+                Mode::Native,
+                RunRequest::new(
+                    "set_system",
+                    json!({"systemId": "listed", "durationMinutes": 30}),
+                ),
+            );
+        }
+    }
+    let asked = [
+        ("list", json!({"systemId": "listed"})),
+        ("active_for_system", json!({"systemId": "listed"})),
+    ];
+    println!(
+        "\nQueries: {LISTED_WINDOWS} windows of one system, alone and among {} windows of other \
+         systems (fresh instances, in-memory store, median of {}, stores interleaved, µs)",
+        sizes.scale_windows, sizes.scale_samples
+    );
+    println!(
+        "  {:<20} {:>10} {:>14} {:>7}",
+        "query", "alone", "among others", "ratio"
+    );
+    for (query, input) in asked {
+        let mut samples: [Vec<Duration>; 2] = Default::default();
+        for round in 0..=sizes.scale_samples {
+            for (harness, samples) in stores.iter().zip(samples.iter_mut()) {
+                let started = Instant::now();
+                let outcome = harness
+                    .query(QueryRequest::new(query, input.clone()))
+                    .expect("the query runs");
+                let elapsed = started.elapsed();
+                let windows = outcome.result.expect("the query answers")["windows"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                assert_eq!(windows, LISTED_WINDOWS, "{query} sees the listed windows");
+                if round > 0 {
+                    samples.push(elapsed);
+                }
+            }
+        }
+        let [alone, among] = samples.map(median);
+        println!(
+            "  {:<20} {:>10.1} {:>14.1} {:>7.2}",
+            query,
+            micros(alone),
+            micros(among),
+            among.as_secs_f64() / alone.as_secs_f64()
+        );
+    }
+}
+
 fn notification(subject: &str) -> Value {
     json!({"channel": "#ops", "subject": subject})
 }
@@ -634,6 +701,9 @@ fn main() {
     }
     if wanted("scale") {
         scale(&plugin, sizes);
+    }
+    if wanted("queries") {
+        queries(&plugin, sizes);
     }
     if wanted("automations") {
         automations(&plugin, sizes);

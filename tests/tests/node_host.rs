@@ -14,11 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use automation_harness::scenario::{Scenario, run_scenario_with};
-use integration_tests::node_host::{node, succeeded};
+use integration_tests::node_host::{node, output_within, succeeded};
 use integration_tests::{NOTIFICATIONS_PLUGIN_WASM, PLUGIN_WASM, load};
 use serde_json::{Value, json};
 
 const HOSTILE_WASM: &str = env!("HOSTILE_PLUGIN_WASM");
+const FILESYSTEM_WASM: &str = env!("FILESYSTEM_PLUGIN_WASM");
+
+/// Longer than any one scenario or suite takes, on a loaded machine.
+const NODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -29,7 +33,7 @@ fn repository() -> PathBuf {
 fn node_scenario(arguments: &[&str]) -> Output {
     let mut all = vec!["scenario"];
     all.extend_from_slice(arguments);
-    node("dist/cli.js", &all).output().expect("node runs")
+    output_within(node("dist/cli.js", &all), NODE_TIMEOUT)
 }
 
 /// The plugins a scenario runs against: the ones it names, else both the
@@ -238,6 +242,60 @@ fn failed_expectations_and_steps_that_cannot_run_read_the_same_on_both_hosts() {
     assert!(mismatches >= 4, "{rust:#}");
 }
 
+/// A plugin that breaks the contract on purpose is stopped with the same
+/// words on both hosts, and leaves the same store: every step after a
+/// refused one sees what the hosts committed. (Traps are left out: their
+/// text is the engine's, wasmtime's or V8's.)
+#[test]
+fn broken_contracts_read_the_same_on_both_hosts() {
+    let folder = tempfile::tempdir().expect("a temp dir");
+    let file = folder.path().join("hostile.json");
+    let run = |action: &str, config: Value| json!({"run": action, "config": config});
+    let mut steps: Vec<Value> = [
+        "well_behaved",
+        "write_then_fail",
+        "drop_mutation",
+        "commit_twice",
+        "write_without_mutation",
+        "bad_artifact",
+        "huge_artifact",
+        "fire_undeclared_trigger",
+        "fire_qualified_trigger",
+        "bad_payload",
+        "huge_payload",
+        "bad_state",
+        "well_behaved",
+    ]
+    .into_iter()
+    .map(|action| run(action, json!({})))
+    .collect();
+    steps.extend([
+        run("set_key", json!({"bytes": 1025})),
+        run("set_value", json!({"bytes": 1_048_577})),
+        run("scan_past_the_limit", json!({"keys": 1500, "limit": 5000})),
+        json!({"query": "write"}),
+        json!({"query": "read"}),
+        json!({"query": "bad_result"}),
+    ]);
+    let scenario = json!({
+        "name": "hostile",
+        "now": "2026-03-01T10:00:00.000Z",
+        "plugins": [HOSTILE_WASM],
+        "steps": steps,
+    });
+    std::fs::write(&file, scenario.to_string()).expect("written");
+    let rust = rust_report(&file);
+    let (_, node) = node_report(&file);
+    assert_same_report(&file, &rust, &node);
+    let refused = rust["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|step| !step["error"].is_null() || step["outcome"]["ok"] == false)
+        .count();
+    assert!(refused >= 12, "{rust:#}");
+}
+
 #[test]
 fn malformed_scenarios_are_bad_input_on_the_node_host() {
     let folder = tempfile::tempdir().expect("a temp dir");
@@ -268,14 +326,15 @@ fn malformed_scenarios_are_bad_input_on_the_node_host() {
 
 #[test]
 fn the_node_hosts_own_suite_passes_on_the_workspaces_components() {
-    let output = node(
+    let mut suite = node(
         "--test",
         &["dist/tests/store.test.js", "dist/tests/host.test.js"],
-    )
-    .env("HOSTILE_PLUGIN_WASM", HOSTILE_WASM)
-    .env("MAINTENANCE_PLUGIN_WASM", PLUGIN_WASM)
-    .output()
-    .expect("node runs");
+    );
+    suite
+        .env("HOSTILE_PLUGIN_WASM", HOSTILE_WASM)
+        .env("MAINTENANCE_PLUGIN_WASM", PLUGIN_WASM)
+        .env("FILESYSTEM_PLUGIN_WASM", FILESYSTEM_WASM);
+    let output = output_within(suite, NODE_TIMEOUT);
     succeeded("the Node host's suite", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

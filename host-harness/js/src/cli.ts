@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { UsageError } from "./errors.js";
+import { NodeHost } from "./host.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { type ScenarioReport, loadScenario, runScenario, scenarioPlugins, shippedPlugins } from "./scenario.js";
 
@@ -26,9 +27,11 @@ Options:
   --json                  Print one JSON array of {file, report}
   --seed <N>              Seed the ids the host draws and the bytes plugins draw
   --deadline-ms <N>       Wall time per run (default ${DEFAULT_LIMITS.deadlineMs})
-  --memory-mib <N>        Linear memory per plugin instance (default ${DEFAULT_LIMITS.memoryBytes >> 20})
+  --memory-mib <N>        Linear memory per plugin instance, MiB (default ${DEFAULT_LIMITS.memoryBytes / (1 << 20)})
   --reuse-instances       Keep one instance per plugin across runs
   -h, --help              Print this help`;
+
+const MIB = 1 << 20;
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const targetFolder = process.env.CARGO_TARGET_DIR ?? join(packageRoot, "..", "..", "target");
@@ -90,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const limits = {
     deadlineMs: positiveInteger(values["deadline-ms"], "--deadline-ms", DEFAULT_LIMITS.deadlineMs),
-    memoryBytes: positiveInteger(values["memory-mib"], "--memory-mib", DEFAULT_LIMITS.memoryBytes >> 20) << 20,
+    memoryBytes: positiveInteger(values["memory-mib"], "--memory-mib", DEFAULT_LIMITS.memoryBytes / MIB) * MIB,
   };
   const shipped = shippedPlugins(targetFolder);
   const named = (given: string) => shipped.find(([name]) => name === given)?.[1] ?? given;
@@ -108,6 +111,17 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     loaded.push({ file, scenario, components });
+  }
+  // Every plugin loads before any scenario runs, as in the Rust CLI: one
+  // that cannot load (a bad component, two plugins with one id) is bad
+  // input, not a failed step.
+  const checked = new Set<string>();
+  for (const { components } of loaded) {
+    const key = components.join("\0");
+    if (checked.has(key)) continue;
+    checked.add(key);
+    const host = await NodeHost.start(components, { limits });
+    await host.close();
   }
   const reports: Array<{ file: string; report: ScenarioReport }> = [];
   for (const { file, scenario, components } of loaded) {

@@ -59,12 +59,16 @@ export class HostRunError extends Error {}
 
 /** Most the worker's JavaScript heap may hold, besides the plugin's linear memory. */
 const WORKER_HEAP_MB = 256;
+/** How long a worker may take to pick a run up before the run's own deadline starts. */
+const WORKER_GRACE_MS = 5_000;
 
 let memoryFlag: number | undefined;
 
 /**
  * Caps every wasm memory of this process. V8 has no per-instance cap a
- * host can set, so the cap is the process's: the first host fixes it.
+ * host can set, so the cap is the process's: the first host fixes it. jco
+ * runs its transpiler as wasm in this process too, so a host transpiles
+ * its components before it sets the cap.
  */
 function capWasmMemory(bytes: number): void {
   const pages = Math.floor(bytes / 65536);
@@ -83,6 +87,10 @@ export class NodeHost {
   readonly changes: ChangeRecord[] = [];
   readonly events: EventRecord[] = [];
   private worker: Worker | undefined;
+  /** The worker being started, shared by whoever needs one meanwhile. */
+  private spawning: Promise<Worker> | undefined;
+  /** Runs, queries and clock moves, one at a time, in the order asked. */
+  private queue: Promise<unknown> = Promise.resolve();
   private catalogs: CatalogSummary[] = [];
   private nextMessage = 0;
   private clockMs: number | undefined;
@@ -98,9 +106,9 @@ export class NodeHost {
   /** Transpiles (or takes from the cache) and loads `components`, side by side. */
   static async start(components: string[], options: HostOptions = {}): Promise<NodeHost> {
     const limits = options.limits ?? DEFAULT_LIMITS;
-    capWasmMemory(limits.memoryBytes);
     const loaded = [];
     for (const component of components) loaded.push(await transpiled(component));
+    capWasmMemory(limits.memoryBytes);
     const host = new NodeHost(
       loaded,
       limits,
@@ -109,15 +117,16 @@ export class NodeHost {
       options.loadDeadlineMs ?? 30_000,
     );
     host.clockMs = options.nowMs;
-    await host.spawn();
+    await host.ensureWorker();
     const ids = new Map<string, string>();
-    host.catalogs.forEach((catalog, index) => {
+    for (const [index, catalog] of host.catalogs.entries()) {
       const earlier = ids.get(catalog.id);
       if (earlier !== undefined) {
+        await host.close();
         throw new UsageError(`${earlier} and ${components[index]} both declare plugin id ${catalog.id}`);
       }
       ids.set(catalog.id, components[index]);
-    });
+    }
     return host;
   }
 
@@ -132,15 +141,28 @@ export class NodeHost {
   }
 
   async close(): Promise<void> {
-    await this.worker?.terminate();
+    const worker = this.worker ?? (await this.spawning?.catch(() => undefined));
     this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  /**
+   * Runs `task` after everything asked before it: one worker serves one
+   * run at a time, and a run must see every write committed before it.
+   */
+  private serialised<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task, task);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Runs an action; a domain failure is a failed outcome, a stopped run a `HostRunError`. */
   async run(request: RunRequest): Promise<RunOutcome> {
     const [plugin, localId] = this.route(request.action);
     const runId = request.runId ?? this.random.uuid();
-    return this.execute(plugin, { kind: "action", localId, config: request.config, actor: request.actor, secrets: request.secrets ?? [] }, runId);
+    return this.serialised(() =>
+      this.execute(plugin, { kind: "action", localId, config: request.config, actor: request.actor, secrets: request.secrets ?? [] }, runId),
+    );
   }
 
   /**
@@ -151,10 +173,14 @@ export class NodeHost {
    */
   async query(request: QueryRequest): Promise<QueryAnswer & { logs: LogLine[] }> {
     const [plugin, localId] = this.routeQuery(request.query);
+    return this.serialised(() => this.answer(plugin, localId, request.input));
+  }
+
+  private async answer(plugin: number, localId: string, input: unknown): Promise<QueryAnswer & { logs: LogLine[] }> {
     const reply = await this.send({
       id: this.nextMessage++,
       plugin,
-      invocation: { kind: "query", localId, input: request.input },
+      invocation: { kind: "query", localId, input },
       runId: "",
       nowMs: this.now(),
       fixedClock: this.clockMs !== undefined,
@@ -169,6 +195,10 @@ export class NodeHost {
    * due on the way at its instant, in time order (then by job id).
    */
   async advance(byMs: number): Promise<RunOutcome[]> {
+    return this.serialised(() => this.moveClock(byMs));
+  }
+
+  private async moveClock(byMs: number): Promise<RunOutcome[]> {
     if (this.clockMs === undefined) throw new UsageError("advancing time needs a fixed clock");
     if (byMs < 0) throw new UsageError(`time cannot go backwards (advance by ${byMs} ms)`);
     const start = this.clockMs;
@@ -204,44 +234,38 @@ export class NodeHost {
   }
 
   private route(action: string): [number, string] {
-    const labels = () => this.catalogs.map((catalog) => `${catalog.id}@${catalog.version}`).join(", ");
-    const known = () => this.catalogs.flatMap((catalog) => catalog.actions.map((local) => `${catalog.id}.${local}`)).join(", ");
-    const unknown = (detail: string) => new UsageError(`plugin ${labels()} has no action ${JSON.stringify(action)}; it has: ${detail}`);
-    const dot = action.indexOf(".");
-    if (dot >= 0) {
-      const plugin = this.catalogs.findIndex((catalog) => catalog.id === action.slice(0, dot));
-      const local = action.slice(dot + 1);
-      if (plugin < 0 || !this.catalogs[plugin].actions.includes(local)) throw unknown(known());
-      return [plugin, local];
-    }
-    const serving = this.catalogs.flatMap((catalog, index) => (catalog.actions.includes(action) ? [index] : []));
-    if (serving.length === 0) throw unknown(known());
-    if (serving.length > 1) {
-      const [first, second] = serving.map((index) => `${this.catalogs[index].id}.${action}`);
-      throw unknown(`${first} and ${second} both declare it: qualify it`);
-    }
-    return [serving[0], action];
+    return this.resolve("action", action, (catalog) => catalog.actions);
   }
 
   private routeQuery(query: string): [number, string] {
+    return this.resolve("query", query, (catalog) => catalog.queries);
+  }
+
+  /**
+   * The plugin and local id an id names, as the Rust host resolves them:
+   * qualified, or local when exactly one plugin declares it; else bad
+   * input listing what there is.
+   */
+  private resolve(what: string, id: string, declared: (catalog: CatalogSummary) => string[]): [number, string] {
     const labels = () => this.catalogs.map((catalog) => `${catalog.id}@${catalog.version}`).join(", ");
-    const all = this.catalogs.flatMap((catalog) => catalog.queries.map((local) => `${catalog.id}.${local}`));
-    const known = () => (all.length === 0 ? "(none)" : all.join(", "));
-    const unknown = (detail: string) => new UsageError(`plugin ${labels()} has no query ${JSON.stringify(query)}; it has: ${detail}`);
-    const dot = query.indexOf(".");
+    const all = this.catalogs.flatMap((catalog) => declared(catalog).map((local) => `${catalog.id}.${local}`));
+    // The Rust host lists "(none)" only for queries: every plugin has actions.
+    const known = () => (all.length === 0 && what === "query" ? "(none)" : all.join(", "));
+    const unknown = (detail: string) => new UsageError(`plugin ${labels()} has no ${what} ${JSON.stringify(id)}; it has: ${detail}`);
+    const dot = id.indexOf(".");
     if (dot >= 0) {
-      const plugin = this.catalogs.findIndex((catalog) => catalog.id === query.slice(0, dot));
-      const local = query.slice(dot + 1);
-      if (plugin < 0 || !this.catalogs[plugin].queries.includes(local)) throw unknown(known());
+      const plugin = this.catalogs.findIndex((catalog) => catalog.id === id.slice(0, dot));
+      const local = id.slice(dot + 1);
+      if (plugin < 0 || !declared(this.catalogs[plugin]).includes(local)) throw unknown(known());
       return [plugin, local];
     }
-    const serving = this.catalogs.flatMap((catalog, index) => (catalog.queries.includes(query) ? [index] : []));
+    const serving = this.catalogs.flatMap((catalog, index) => (declared(catalog).includes(id) ? [index] : []));
     if (serving.length === 0) throw unknown(known());
     if (serving.length > 1) {
-      const [first, second] = serving.map((index) => `${this.catalogs[index].id}.${query}`);
+      const [first, second] = serving.map((index) => `${this.catalogs[index].id}.${id}`);
       throw unknown(`${first} and ${second} both declare it: qualify it`);
     }
-    return [serving[0], query];
+    return [serving[0], id];
   }
 
   private async execute(plugin: number, invocation: Invocation, runId: string): Promise<RunOutcome> {
@@ -267,7 +291,7 @@ export class NodeHost {
 
   /** Sends one run to the worker and waits for it, killing the worker at the deadline. */
   private async send(message: RunMessage): Promise<FinalReply> {
-    const worker = this.worker ?? (await this.spawn());
+    const worker = await this.ensureWorker();
     const what = `plugin ${this.catalogs[message.plugin].id}@${this.catalogs[message.plugin].version}, ${message.invocation.kind} ${message.invocation.localId}`;
     return new Promise<FinalReply>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -276,10 +300,13 @@ export class NodeHost {
         this.kill(worker);
         reject(new HostRunError(`${what} trapped: ${reason}`));
       };
+      const deadline = () => stop(`deadline of ${this.limits.deadlineMs} ms exceeded`);
       const onMessage = (reply: WorkerReply) => {
         if (!("id" in reply) || reply.id !== message.id) return;
         if (reply.type === "started") {
-          timer = setTimeout(() => stop(`deadline of ${this.limits.deadlineMs} ms exceeded`), this.limits.deadlineMs);
+          // The deadline counts from when the worker takes the run.
+          clearTimeout(timer);
+          timer = setTimeout(deadline, this.limits.deadlineMs);
         } else if (reply.type === "done" || reply.type === "answered") {
           cleanup();
           resolve(reply);
@@ -304,6 +331,8 @@ export class NodeHost {
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
+      // A worker that never takes the run (stuck, or gone) is stopped too.
+      timer = setTimeout(deadline, this.limits.deadlineMs + WORKER_GRACE_MS);
       worker.postMessage(message);
     });
   }
@@ -311,6 +340,15 @@ export class NodeHost {
   private kill(worker: Worker): void {
     if (this.worker === worker) this.worker = undefined;
     void worker.terminate();
+  }
+
+  /** The worker, or a new one when there is none (first use, or killed). */
+  private ensureWorker(): Promise<Worker> {
+    if (this.worker !== undefined) return Promise.resolve(this.worker);
+    this.spawning ??= this.spawn().finally(() => {
+      this.spawning = undefined;
+    });
+    return this.spawning;
   }
 
   /** A worker seeded with the committed store, ready once it has loaded every plugin. */
@@ -347,6 +385,10 @@ export class NodeHost {
     });
     this.catalogs = catalogs;
     this.worker = worker;
+    // A worker that dies between runs is replaced by the next run.
+    worker.once("exit", () => {
+      if (this.worker === worker) this.worker = undefined;
+    });
     return worker;
   }
 }

@@ -22,7 +22,7 @@ import {
   formatInstant,
   invalidConfig,
 } from "./records.js";
-import { sortProblems } from "./schema.js";
+import { type Schema, sortProblems } from "./schema.js";
 import type { Store, Write } from "./store.js";
 
 /** The plugin's exports, as jco lifts them. */
@@ -41,6 +41,13 @@ export interface QueryExports {
 
 /** A host error: the run was stopped, or broke the contract. Nothing of it is kept. */
 export class HostError extends Error {}
+
+/** The deriver trapped: reported as the deriver's, like the Rust host does. */
+export class DeriverTrap extends Error {
+  constructor(readonly trap: unknown) {
+    super("the deriver trapped");
+  }
+}
 
 export type Invocation =
   | { kind: "action"; localId: string; config: unknown; actor?: Actor; secrets: string[] }
@@ -88,13 +95,15 @@ function failed(runId: string, action: string, failure: ActionFailure, logs: Run
 export function refusedConfig(catalog: Catalog, invocation: Invocation, runId: string): Finished | undefined {
   if (invocation.kind !== "action") return undefined;
   const action = catalog.actions.get(invocation.localId)!;
-  const text = JSON.stringify(invocation.config);
-  const bytes = Buffer.byteLength(text);
-  const problems: Problem[] =
-    bytes > MAX_DOCUMENT_BYTES
-      ? [{ path: "", message: `is ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}` }]
-      : action.schema.problems(invocation.config);
+  const problems = documentProblems(action.schema, invocation.config);
   return problems.length === 0 ? undefined : failed(runId, action.id, invalidConfig(problems), []);
+}
+
+/** What is wrong with a document the host hands a plugin (a config, a query's input): too large, or breaking `schema`. */
+function documentProblems(schema: Schema, value: unknown): Problem[] {
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > MAX_DOCUMENT_BYTES) return [{ path: "", message: `is ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}` }];
+  return schema.problems(value);
 }
 
 const failureKinds: Record<string, FailureKind> = {
@@ -189,7 +198,9 @@ export function execute(
     run.phase = "derive";
     const events: EventRecord[] = [];
     for (const change of run.changes) {
-      const derived = exports.derive({
+      let derived: ReturnType<PluginExports["derive"]>;
+      try {
+        derived = exports.derive({
         kind: change.kind,
         id: change.entityId,
         prev: change.prev === null ? undefined : JSON.stringify(change.prev),
@@ -199,8 +210,17 @@ export function execute(
         runId: change.runId ?? undefined,
         occurredAt: change.occurredAt,
         changeId: change.changeId,
-      });
-      for (const event of derived) events.push(qualifyEvent(catalog, change, event, setting.random));
+        });
+      } catch (error) {
+        throw new DeriverTrap(error);
+      }
+      for (const event of derived) {
+        try {
+          events.push(qualifyEvent(catalog, change, event, setting.random));
+        } catch (error) {
+          throw error instanceof HostError ? new HostError(`the deriver: ${error.message}`) : error;
+        }
+      }
     }
 
     const secrets = new Secrets(invocation.kind === "action" ? invocation.secrets : []);
@@ -260,16 +280,16 @@ function qualifyEvent(
   random: SeededRandom,
 ): EventRecord {
   const info = catalog.triggers.get(event.triggerId);
-  if (info === undefined) throw new HostError(`the deriver fired undeclared trigger ${JSON.stringify(event.triggerId)}`);
+  if (info === undefined) throw new HostError(`fired undeclared trigger ${JSON.stringify(event.triggerId)}`);
   if (info.entityKind !== change.kind) {
     throw new HostError(
-      `the deriver fired ${info.id} from a change of entity kind ${change.kind}, but the trigger is not driven by it`,
+      `fired ${info.id} from a change of entity kind ${change.kind}, but the trigger is not driven by it`,
     );
   }
-  const payload = parseDocument(event.payload, `the deriver fired ${info.id} with a payload`);
+  const payload = parseDocument(event.payload, `fired ${info.id} with a payload`);
   const problems = info.schema.problems(payload);
   if (problems.length > 0) {
-    throw new HostError(`the deriver fired ${info.id} with a payload that breaks its schema: ${describeProblems(problems)}`);
+    throw new HostError(`fired ${info.id} with a payload that breaks its schema: ${describeProblems(problems)}`);
   }
   let contextKey = event.contextKey ?? null;
   if (contextKey === null && info.contextKey !== undefined) {
@@ -291,11 +311,7 @@ function qualifyEvent(
 /** The input check that comes before any instance: a refused input is a failed answer. */
 export function refusedInput(catalog: Catalog, localId: string, input: unknown): QueryAnswer | undefined {
   const query = catalog.queries.get(localId)!;
-  const bytes = Buffer.byteLength(JSON.stringify(input));
-  const problems: Problem[] =
-    bytes > MAX_DOCUMENT_BYTES
-      ? [{ path: "", message: `is ${bytes} bytes; the limit is ${MAX_DOCUMENT_BYTES}` }]
-      : query.input.problems(input);
+  const problems = documentProblems(query.input, input);
   return problems.length === 0 ? undefined : { ok: false, result: null, error: invalidInput(problems) };
 }
 

@@ -47,22 +47,25 @@ export interface ScenarioReport {
   steps: StepReport[];
 }
 
+/** An optional field: absent or `null` mean the same, as serde's `Option` reads them in the Rust host. */
+const optional = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
+
 const expectation = {
   type: "object",
   additionalProperties: false,
   properties: {
-    ok: { type: "boolean" },
+    ok: optional({ type: "boolean" }),
     externalId: {},
     artifact: {},
     result: {},
-    error: {
+    error: optional({
       type: "object",
       additionalProperties: false,
-      properties: { kind: { type: "string" }, message: { type: "string" }, problems: {} },
-    },
-    events: { type: "array" },
-    logs: { type: "array", items: { type: "string" } },
-    automationRuns: { type: "array" },
+      properties: { kind: optional({ type: "string" }), message: optional({ type: "string" }), problems: {} },
+    }),
+    events: optional({ type: "array" }),
+    logs: optional({ type: "array", items: { type: "string" } }),
+    automationRuns: optional({ type: "array" }),
   },
 };
 
@@ -73,7 +76,7 @@ const actor = {
   properties: {
     type: { enum: ["system", "user", "application", "service"] },
     id: { type: "string" },
-    name: { type: "string" },
+    name: optional({ type: "string" }),
   },
 };
 
@@ -82,13 +85,13 @@ const runStepShape = {
   additionalProperties: false,
   required: ["run"],
   properties: {
-    id: { type: "string" },
+    id: optional({ type: "string" }),
     run: { type: "string" },
     config: {},
-    actor,
-    runId: { type: "string" },
+    actor: optional(actor),
+    runId: optional({ type: "string" }),
     secrets: { type: "array", items: { type: "string" } },
-    expect: expectation,
+    expect: optional(expectation),
   },
 };
 
@@ -96,14 +99,14 @@ const queryStepShape = {
   type: "object",
   additionalProperties: false,
   required: ["query"],
-  properties: { id: { type: "string" }, query: { type: "string" }, input: {}, expect: expectation },
+  properties: { id: optional({ type: "string" }), query: { type: "string" }, input: {}, expect: optional(expectation) },
 };
 
 const advanceStepShape = {
   type: "object",
   additionalProperties: false,
   required: ["advance"],
-  properties: { id: { type: "string" }, advance: { type: "string" }, expect: expectation },
+  properties: { id: optional({ type: "string" }), advance: { type: "string" }, expect: optional(expectation) },
 };
 
 const scenarioSchema = Schema.compile(
@@ -113,10 +116,10 @@ const scenarioSchema = Schema.compile(
     required: ["name", "steps"],
     properties: {
       name: { type: "string" },
-      description: { type: "string" },
-      now: { type: "string", format: "date-time" },
-      plugins: { type: "array", items: { type: "string" } },
-      automations: { type: "array" },
+      description: optional({ type: "string" }),
+      now: optional({ type: "string", format: "date-time" }),
+      plugins: optional({ type: "array", items: { type: "string" } }),
+      automations: optional({ type: "array" }),
       steps: { type: "array", items: { type: "object" } },
     },
   }),
@@ -157,12 +160,12 @@ export async function loadScenario(path: string): Promise<Scenario> {
   }
   const problems = scenarioSchema.problems(document);
   if (problems.length > 0) throw new UsageError(`${path} is not a valid scenario: ${listProblems(problems)}`);
-  if (document.automations !== undefined) {
+  if (document.automations != null) {
     throw new UsageError(
       `${path}: has automations; the Node host runs automation-free scenarios only (run this one with \`automation-harness scenario\`)`,
     );
   }
-  if (document.now !== undefined) {
+  if (document.now != null) {
     const now = Date.parse(document.now);
     if (!(now >= 0 && now <= MAX_INSTANT_MS)) throw new UsageError(`${path}: "now" is out of range: ${document.now}`);
   }
@@ -248,7 +251,7 @@ export function parseDuration(text: string): number {
 /** Runs `scenario` on a fresh host over `components`. */
 export async function runScenario(scenario: Scenario, components: string[], options: HostOptions = {}): Promise<ScenarioReport> {
   const movesTime = scenario.steps.some(isAdvance);
-  const nowMs = scenario.now !== undefined ? Date.parse(scenario.now) : movesTime ? Date.now() : undefined;
+  const nowMs = scenario.now != null ? Date.parse(scenario.now) : movesTime ? Date.now() : undefined;
   let host: NodeHost;
   try {
     host = await NodeHost.start(components, { ...options, nowMs });
@@ -300,7 +303,7 @@ async function runStep(host: NodeHost, index: number, raw: Record<string, unknow
     return report;
   }
   report.outcome = outcome;
-  if (expectRaw !== undefined) {
+  if (expectRaw != null) {
     const visible = new Map(outcomes);
     if (report.id !== null) visible.set(report.id, outcome);
     try {
@@ -339,8 +342,8 @@ async function runOnly(host: NodeHost, step: Record<string, any>): Promise<unkno
   const outcome: RunOutcome = await host.run({
     action: step.run,
     config: step.config ?? {},
-    actor: step.actor,
-    runId: step.runId,
+    actor: step.actor ?? undefined,
+    runId: step.runId ?? undefined,
     secrets: step.secrets ?? [],
   });
   return outcome;
@@ -364,30 +367,30 @@ export function check(expect: Expectation, outcome: Record<string, unknown>): Mi
     if (!matches) mismatches.push({ what, expected, actual });
   };
   const field = (name: string) => outcome[name] ?? null;
-  if (expect.ok !== undefined) compare("ok", expect.ok, field("ok"), field("ok") === expect.ok);
-  if (expect.externalId !== undefined) {
+  if (expect.ok != null) compare("ok", expect.ok, field("ok"), field("ok") === expect.ok);
+  if (expect.externalId != null) {
     compare("externalId", expect.externalId, field("externalId"), isSubset(expect.externalId, field("externalId"), true));
   }
-  if (expect.artifact !== undefined) compare("artifact", expect.artifact, field("artifact"), isSubset(expect.artifact, field("artifact")));
-  if (expect.result !== undefined) compare("result", expect.result, field("result"), isSubset(expect.result, field("result")));
-  if (expect.error !== undefined) {
+  if (expect.artifact != null) compare("artifact", expect.artifact, field("artifact"), isSubset(expect.artifact, field("artifact")));
+  if (expect.result != null) compare("result", expect.result, field("result"), isSubset(expect.result, field("result")));
+  if (expect.error != null) {
     const actual = (field("error") ?? {}) as Record<string, unknown>;
-    if (expect.error.kind !== undefined) {
+    if (expect.error.kind != null) {
       compare("error.kind", expect.error.kind, actual.kind ?? null, actual.kind === expect.error.kind);
     }
-    if (expect.error.message !== undefined) {
+    if (expect.error.message != null) {
       const message = actual.message ?? null;
       compare("error.message", expect.error.message, message, typeof message === "string" && message.includes(expect.error.message));
     }
-    if (expect.error.problems !== undefined) {
+    if (expect.error.problems != null) {
       compare("error.problems", expect.error.problems, actual.problems ?? null, isSubset(expect.error.problems, actual.problems ?? null));
     }
   }
-  if (expect.events !== undefined) compare("events", expect.events, field("events"), isSubset(expect.events, field("events")));
-  if (expect.automationRuns !== undefined) {
+  if (expect.events != null) compare("events", expect.events, field("events"), isSubset(expect.events, field("events")));
+  if (expect.automationRuns != null) {
     compare("automationRuns", expect.automationRuns, field("automationRuns"), isSubset(expect.automationRuns, field("automationRuns")));
   }
-  if (expect.logs !== undefined) {
+  if (expect.logs != null) {
     const lines = ((field("logs") ?? []) as Array<{ message?: unknown }>).flatMap((line) =>
       typeof line.message === "string" ? [line.message] : [],
     );

@@ -13,6 +13,7 @@ import { Catalog, type PluginDefinition, type QueryDefinition } from "./catalog.
 import { Session } from "./engine.js";
 import { formatBytes } from "./limits.js";
 import {
+  DeriverTrap,
   HostError,
   type Invocation,
   type PluginExports,
@@ -75,6 +76,8 @@ class RunInputs implements HostClock {
 
 interface Instance {
   exports: PluginExports;
+  /** Forgets stderr written by earlier runs of a kept instance. */
+  startRun: () => void;
   /** Absent for a component that answers no queries. */
   queries: QueryExports | undefined;
   session: Session;
@@ -122,7 +125,14 @@ class LoadedPlugin {
     const exports = exported<PluginExports>(root, "plugin");
     if (exports === undefined) throw new HostError("the component does not export checkstack:automation/plugin");
     const queries = exported<QueryExports>(root, "queries");
-    const instance = { exports, queries, session, stderr: () => system.stderr.text(), memories };
+    const instance = {
+      exports,
+      queries,
+      session,
+      startRun: () => system.stderr.clear(),
+      stderr: () => system.stderr.text(),
+      memories,
+    };
     if (mode === "reuse") this.kept = instance;
     return instance;
   }
@@ -170,6 +180,13 @@ function trapReport(error: unknown, instance: Instance | undefined): string {
   return written === "" ? reason : `${reason}; the plugin wrote: ${written}`;
 }
 
+/** A stopped run, in the Rust host's words: `<what> trapped: …`, `<what>: the deriver trapped: …`, or `<what>: <broken rule>`. */
+function hostErrorMessage(what: string, error: unknown, instance: Instance | undefined): string {
+  if (error instanceof DeriverTrap) return `${what}: the deriver trapped: ${trapReport(error.trap, instance)}`;
+  const report = trapReport(error, instance);
+  return error instanceof HostError ? `${what}: ${report}` : `${what} trapped: ${report}`;
+}
+
 async function load(component: Transpiled): Promise<LoadedPlugin> {
   const modules = new Map<string, WebAssembly.Module>();
   for (const name of await readdir(component.folder)) {
@@ -215,6 +232,7 @@ function run(message: RunMessage): void {
   let instance: Instance | undefined;
   try {
     instance = plugin.instance(setup.instanceMode);
+    instance.startRun();
     const finished = execute(instance.session, instance.exports, store, invocation, {
       runId: message.runId,
       nowMs: message.nowMs,
@@ -224,9 +242,7 @@ function run(message: RunMessage): void {
     reply({ type: "done", id: message.id, finished });
   } catch (error) {
     plugin.discard();
-    const what = describe(catalog, invocation);
-    const report = trapReport(error, instance);
-    reply({ type: "hostError", id: message.id, message: error instanceof HostError ? `${what}: ${report}` : `${what} trapped: ${report}` });
+    reply({ type: "hostError", id: message.id, message: hostErrorMessage(describe(catalog, invocation), error, instance) });
   }
 }
 
@@ -241,6 +257,7 @@ function answer(plugin: LoadedPlugin, catalog: Catalog, message: RunMessage, que
   let instance: Instance | undefined;
   try {
     instance = plugin.instance(setup.instanceMode);
+    instance.startRun();
     const { answer, logs } = executeQuery(instance.session, instance.queries, store, query.localId, query.input, {
       runId: "",
       nowMs: message.nowMs,
@@ -249,9 +266,7 @@ function answer(plugin: LoadedPlugin, catalog: Catalog, message: RunMessage, que
     reply({ type: "answered", id: message.id, answer, logs });
   } catch (error) {
     plugin.discard();
-    const what = describe(catalog, query);
-    const report = trapReport(error, instance);
-    reply({ type: "hostError", id: message.id, message: error instanceof HostError ? `${what}: ${report}` : `${what} trapped: ${report}` });
+    reply({ type: "hostError", id: message.id, message: hostErrorMessage(describe(catalog, query), error, instance) });
   }
 }
 

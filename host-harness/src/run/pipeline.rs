@@ -20,6 +20,7 @@ use crate::engine::{Phase, RunState};
 use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::masking::{Secrets, mask_change, mask_event};
 use crate::records::{ChangeRecord, EventRecord, Problem};
+use crate::schema::Schema;
 
 /// Host records a run keeps in its own transaction, so they commit with
 /// the run or not at all.
@@ -153,17 +154,7 @@ impl Pipeline<'_> {
             .clone()
             .unwrap_or_else(|| self.randomness.uuid());
         let config_text = request.config.to_string();
-        let problems = if config_text.len() > MAX_DOCUMENT_BYTES {
-            vec![Problem {
-                path: String::new(),
-                message: format!(
-                    "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-                    config_text.len()
-                ),
-            }]
-        } else {
-            config_schema.problems(&request.config)
-        };
+        let problems = document_problems(config_schema, &request.config, &config_text);
         if !problems.is_empty() {
             return Ok(Prepared::Refused(RunOutcome::failed(
                 run_id,
@@ -405,17 +396,7 @@ impl Pipeline<'_> {
             .ok_or_else(|| anyhow!("{}: not declared", context()))?;
         let qualified_id = checked.info.id.clone();
         let input_text = input.to_string();
-        let problems = if input_text.len() > MAX_DOCUMENT_BYTES {
-            vec![Problem {
-                path: String::new(),
-                message: format!(
-                    "is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-                    input_text.len()
-                ),
-            }]
-        } else {
-            checked.input.problems(input)
-        };
+        let problems = document_problems(&checked.input, input, &input_text);
         if !problems.is_empty() {
             return Ok(QueryOutcome {
                 query: qualified_id,
@@ -591,6 +572,18 @@ impl Pipeline<'_> {
             occurred_at: change.occurred_at.clone(),
         })
     }
+}
+
+/// What is wrong with a document the host hands a plugin (a config, a
+/// query's input), `text` being its JSON: too large, or breaking `schema`.
+fn document_problems(schema: &Schema, value: &Value, text: &str) -> Vec<Problem> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return vec![Problem {
+            path: String::new(),
+            message: format!("is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", text.len()),
+        }];
+    }
+    schema.problems(value)
 }
 
 fn describe_problems(problems: &[Problem]) -> String {
