@@ -199,8 +199,8 @@ fn a_query_that_writes_is_refused_and_changes_nothing(store: TestStore) {
     assert_eq!(read["thing"], "written by well_behaved");
 }
 
-/// A query is held to the run's deadline, and a result outside its
-/// schema is the host's error, naming the plugin and the query; the store
+/// A query is held to the run's deadline and memory limit, and a result
+/// outside its schema is the host's error, naming the plugin and the query; the store
 /// is unchanged either way.
 fn a_query_is_sandboxed_like_a_run(store: TestStore) {
     let harness = hostile_on(&store, Duration::from_millis(300));
@@ -213,6 +213,14 @@ fn a_query_is_sandboxed_like_a_run(store: TestStore) {
     assert!(message.starts_with("plugin hostile@"), "{message}");
     assert!(message.contains("query loop trapped"), "{message}");
     assert!(message.contains("deadline of 300 ms exceeded"), "{message}");
+    let error = harness
+        .query(QueryRequest::new("allocate", json!({})))
+        .expect_err("stopped");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("query allocate trapped: memory limit of 64 MiB reached"),
+        "{message}"
+    );
     let error = harness
         .query(QueryRequest::new("bad_result", json!({})))
         .expect_err("refused");

@@ -492,6 +492,7 @@ impl exports::checkstack::automation::queries::Guest for Hostile {
             // Reads what the thing holds, to show a query sees commits.
             query("read", r#"{"type":"object"}"#),
             query("loop", r#"{"type":"object"}"#),
+            query("allocate", r#"{"type":"object"}"#),
             // Answers with a result its own schema refuses.
             query(
                 "bad_result",
@@ -531,6 +532,13 @@ impl exports::checkstack::automation::queries::Guest for Hostile {
                 let mut n: u64 = 0;
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "allocate" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hoard);
                 }
             }
             "bad_result" => Ok(r#"{"n":"not a number"}"#.into()),

@@ -192,9 +192,10 @@ test("a query that tries to write is refused every write, and the store keeps it
 test("a query is held to the deadline, and a result outside its schema is the host's error", { timeout }, async () => {
   const before = snapshot(hostile);
   await assert.rejects(hostile.query({ query: "loop", input: {} }), /^Error: plugin hostile@[^,]+, query loop trapped: deadline of 400 ms exceeded/);
+  await assert.rejects(hostile.query({ query: "allocate", input: {} }), /query allocate trapped: memory limit of 32 MiB reached/);
   await assert.rejects(hostile.query({ query: "bad_result", input: {} }), /query bad_result: returned a result that breaks its schema: \/n/);
   assert.equal(snapshot(hostile), before);
-  await assert.rejects(hostile.query({ query: "nope", input: {} }), /has no query "nope"; it has: hostile\.bad_result, hostile\.loop, hostile\.read, hostile\.write/);
+  await assert.rejects(hostile.query({ query: "nope", input: {} }), /has no query "nope"; it has: hostile\.allocate, hostile\.bad_result, hostile\.loop, hostile\.read, hostile\.write/);
 });
 
 test("runs asked together are served one at a time, each seeing what the one before committed", { timeout }, async () => {
