@@ -134,7 +134,30 @@ pub struct QueryStep {
     /// What the answer must look like; without it the step passes unless
     /// it could not run at all, even when the query fails.
     #[serde(default)]
-    pub expect: Option<Expectation>,
+    pub expect: Option<QueryExpectation>,
+}
+
+/// What a query step expects of its answer: only what an answer has.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryExpectation {
+    /// Whether the query must answer (`true`) or fail (`false`).
+    pub ok: Option<bool>,
+    /// Matched as a subset of the result.
+    pub result: Option<Value>,
+    /// What the failure must look like.
+    pub error: Option<ErrorExpectation>,
+}
+
+impl From<QueryExpectation> for Expectation {
+    fn from(expect: QueryExpectation) -> Self {
+        Expectation {
+            ok: expect.ok,
+            result: expect.result,
+            error: expect.error,
+            ..Expectation::default()
+        }
+    }
 }
 
 fn is_advance(raw: &Value) -> bool {
@@ -407,9 +430,15 @@ fn run_step(
         if let Some(id) = &id {
             visible.insert(id.clone(), outcome.clone());
         }
-        match resolve(&expect_raw, &visible)
-            .and_then(|value| Expectation::deserialize(&value).map_err(|error| anyhow!("{error}")))
-        {
+        let expected = resolve(&expect_raw, &visible).and_then(|value| {
+            if is_query(raw) {
+                QueryExpectation::deserialize(&value).map(Expectation::from)
+            } else {
+                Expectation::deserialize(&value)
+            }
+            .map_err(|error| anyhow!("{error}"))
+        });
+        match expected {
             Ok(expect) => report.mismatches = check(&expect, &outcome),
             Err(error) => {
                 report.error = Some(format!("expect: {error:#}"));

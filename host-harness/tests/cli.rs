@@ -404,6 +404,24 @@ fn queries_read_back_what_runs_wrote_to_a_store() {
     ]);
     assert_eq!(code, Some(1));
     assert_eq!(missing["error"]["message"], "Maintenance not found: nope");
+    let bad_input = run(
+        &["query", "maintenance.get", "--input", "{", "--store", store],
+        dir.path(),
+    );
+    assert_eq!(bad_input.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_input.stderr).contains("--input is not JSON"));
+    let nowhere = dir.path().join("nowhere.sqlite3");
+    let missing = run(
+        &[
+            "query",
+            "maintenance.list",
+            "--store",
+            nowhere.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!nowhere.exists(), "a query created a store");
     let unknown = run(&["query", "maintenance.nope", "--store", store], dir.path());
     assert_eq!(unknown.status.code(), Some(2));
     assert!(

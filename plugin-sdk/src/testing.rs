@@ -36,9 +36,11 @@
 //!   schema when a test supplies a check);
 //! - artifacts against their artifact type's schema (only whether one is
 //!   present, as above);
-//! - event payloads against their trigger's `payload_schema`.
+//! - event payloads against their trigger's `payload_schema`;
+//! - a query's input and result against its `input_schema` and
+//!   `result_schema` ([`TestHost::query`] only refuses writes).
 //!
-//! Nor does it refuse an action the catalog does not declare. Check those
+//! Nor does it refuse an action or a query the catalog does not declare. Check those
 //! against the real harness: a scenario file run with `automation-harness
 //! scenario <file> --plugin <component>`, or an integration test that
 //! loads the built component into `automation_harness::Harness`. A

@@ -411,7 +411,7 @@ mod tests {
     }
 
     #[test]
-    fn queries_are_refused_every_write() {
+    fn queries_write_nothing() {
         let host = fake_host();
         create(
             &host,

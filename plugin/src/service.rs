@@ -266,15 +266,16 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
             None => START_PREFIX.to_owned(),
         };
         // Every key of a window starting at `from` or later sorts after
-        // the bare instant, and every key of an earlier one before it.
-        let after = match (&filter.cursor, filter.from) {
-            (Some(cursor), _) => {
-                parse_position(cursor).ok_or(ListError::BadCursor)?;
-                Some(format!("{prefix}{cursor}"))
-            }
-            (None, Some(from)) => Some(format!("{prefix}{}", ordered_instant(from))),
-            (None, None) => None,
+        // the bare instant; the scan starts after whichever of that and the
+        // cursor comes later, so a cursor never reaches back before `from`.
+        let cursor = match &filter.cursor {
+            Some(cursor) => Some(format!("{prefix}{}", checked_cursor(cursor)?)),
+            None => None,
         };
+        let from = filter
+            .from
+            .map(|from| format!("{prefix}{}", ordered_instant(from)));
+        let after = cursor.into_iter().chain(from).max();
         let mut scan = self
             .host
             .scan_prefix(&prefix)
@@ -404,7 +405,9 @@ impl<'a, H: Storage + Environment + ?Sized> MaintenanceService<'a, H> {
         for key in before.iter().filter(|key| !after.contains(key)) {
             self.host.delete(key)?;
         }
-        for key in after.iter().filter(|key| !before.contains(key)) {
+        // Every key, not only the new ones: a window stored before an
+        // index existed is indexed by its next write.
+        for key in &after {
             self.host.set(key, b"")?;
         }
         self.host.set_json(&window_key(&window.id), window)
@@ -437,6 +440,17 @@ fn position(window: &Window) -> String {
         ordered_instant(window.start_at),
         escape(&window.id)
     )
+}
+
+/// A cursor `list` handed out: a position that reads back to itself.
+fn checked_cursor(cursor: &str) -> Result<&str, ListError> {
+    let (start, id) = parse_position(cursor).ok_or(ListError::BadCursor)?;
+    let rewritten = format!("{}/{}", ordered_instant(start), escape(&id));
+    if rewritten == cursor {
+        Ok(cursor)
+    } else {
+        Err(ListError::BadCursor)
+    }
 }
 
 fn parse_position(position: &str) -> Option<(Instant, String)> {
@@ -616,6 +630,117 @@ mod tests {
         service.update("w1", &patch).unwrap().unwrap();
         assert!(service.active_for_system("a").unwrap().is_empty());
         assert_eq!(service.active_for_system("c").unwrap().len(), 1);
+    }
+
+    /// The keys under `prefix`, in order.
+    fn keys_under(host: &plugin_sdk::testing::TestHost, prefix: &str) -> Vec<String> {
+        host.keys()
+            .into_iter()
+            .filter(|key| key.starts_with(prefix))
+            .collect()
+    }
+
+    #[test]
+    fn moving_a_window_moves_every_index_entry_and_leaves_none_behind() {
+        let host = storage_host();
+        let service = MaintenanceService::new(&host);
+        service
+            .create(new_window(&["a", "b"]), "w1".into())
+            .unwrap();
+        let eleven = Instant::parse("2026-03-01T11:00:00Z").unwrap();
+        let patch = WindowPatch {
+            system_ids: Some(vec!["b".into(), "c".into()]),
+            start_at: Some(eleven),
+            end_at: Instant::parse("2026-03-01T12:00:00Z"),
+            ..WindowPatch::default()
+        };
+        service.update("w1", &patch).unwrap().unwrap();
+        let at = ordered_instant(eleven);
+        assert_eq!(keys_under(&host, "start/"), [format!("start/{at}/w1")]);
+        assert_eq!(
+            keys_under(&host, "system/"),
+            [format!("system/b/{at}/w1"), format!("system/c/{at}/w1")]
+        );
+        assert_eq!(keys_under(&host, "active/"), ["active/b/w1", "active/c/w1"]);
+        assert_eq!(keys_under(&host, "due/"), [format!("due/{at}/w1")]);
+        // Closed: out of the active and due indexes, still listed.
+        service.close("w1", None).unwrap();
+        assert!(keys_under(&host, "active/").is_empty());
+        assert!(keys_under(&host, "due/").is_empty());
+        assert_eq!(keys_under(&host, "start/").len(), 1);
+        assert_eq!(keys_under(&host, "system/").len(), 2);
+    }
+
+    #[test]
+    fn a_window_stored_before_the_listing_indexes_is_indexed_by_its_next_write() {
+        let host = storage_host();
+        let service = MaintenanceService::new(&host);
+        service.create(new_window(&["a"]), "w1".into()).unwrap();
+        // As a store written by a build without the `start/` and
+        // `system/` indexes holds it.
+        for key in keys_under(&host, "start/")
+            .into_iter()
+            .chain(keys_under(&host, "system/"))
+        {
+            host.delete(&key).unwrap();
+        }
+        let listed = |system: Option<&str>| {
+            let filter = ListFilter {
+                system_id: system.map(str::to_owned),
+                limit: 10,
+                ..ListFilter::default()
+            };
+            service.list(&filter).unwrap().windows.len()
+        };
+        assert_eq!((listed(None), listed(Some("a"))), (0, 0));
+        service.add_update("w1", "still on", None, None).unwrap();
+        assert_eq!((listed(None), listed(Some("a"))), (0, 0), "no save yet");
+        let patch = WindowPatch {
+            title: Some("renamed".into()),
+            ..WindowPatch::default()
+        };
+        service.update("w1", &patch).unwrap().unwrap();
+        assert_eq!((listed(None), listed(Some("a"))), (1, 1));
+    }
+
+    #[test]
+    fn a_cursor_never_reaches_back_before_from_and_must_be_one_handed_out() {
+        let host = storage_host();
+        let service = MaintenanceService::new(&host);
+        let at = |hour: u32| Instant::parse(&format!("2026-03-01T{hour:02}:00:00Z")).unwrap();
+        for (id, hour) in [("w08", 8), ("w10", 10), ("w12", 12)] {
+            let mut window = new_window(&["a"]);
+            window.start_at = at(hour);
+            window.end_at = at(hour + 1);
+            service.create(window, id.into()).unwrap();
+        }
+        let page = |from: Option<Instant>, cursor: Option<String>| {
+            let filter = ListFilter {
+                from,
+                cursor,
+                limit: 1,
+                ..ListFilter::default()
+            };
+            service.list(&filter)
+        };
+        let first = page(None, None).unwrap();
+        assert_eq!(first.windows[0].id, "w08");
+        // The first page's cursor, with a `from` after it: from wins.
+        let later = page(Some(at(11)), first.next_cursor.clone()).unwrap();
+        assert_eq!(later.windows[0].id, "w12");
+        assert_eq!(later.next_cursor, None);
+        let second = page(None, first.next_cursor).unwrap();
+        assert_eq!(second.windows[0].id, "w10");
+        for bad in [
+            "w08",
+            "00000000000000000000/w08",
+            "09223373613654775808/w%2",
+        ] {
+            assert!(
+                matches!(page(None, Some(bad.into())), Err(ListError::BadCursor)),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

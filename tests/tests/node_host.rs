@@ -309,6 +309,10 @@ fn malformed_scenarios_are_bad_input_on_the_node_host() {
             "is not an ISO 8601 duration",
         ),
         (json!({"steps": []}), "/name: is required"),
+        (
+            json!({"name": "x", "steps": [{"query": "get", "expect": {"events": []}}]}),
+            "/expect/events: is not a known field",
+        ),
     ];
     for (index, (document, message)) in cases.iter().enumerate() {
         let file = folder.path().join(format!("bad-{index}.json"));

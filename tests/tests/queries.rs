@@ -195,8 +195,31 @@ fn a_query_that_writes_is_refused_and_changes_nothing(store: TestStore) {
         );
     }
     assert_eq!(store.backend.snapshot().unwrap(), before);
-    let read = answered(&harness, "read", json!({}));
-    assert_eq!(read["thing"], "written by well_behaved");
+    let read = query(&harness, "read", json!({}));
+    assert_eq!(read.result.unwrap()["thing"], "written by well_behaved");
+    assert_eq!(read.logs[0].message, "read the thing");
+}
+
+/// The host checks a query's input against the query's own schema before
+/// the plugin runs: an input the plugin would take is refused, and the
+/// plugin logs nothing because it never ran.
+fn a_query_input_is_checked_against_its_schema_first(store: TestStore) {
+    let harness = hostile_on(&store, Duration::from_secs(1));
+    let refused = query(&harness, "read", json!({"n": "x", "m": 1}));
+    let failure = refused.result.expect_err("refused");
+    assert_eq!(failure.kind(), "invalid_input");
+    assert_eq!(
+        failure.message(),
+        "invalid input: /m: is not a known field; /n: \"x\" is not of type \"integer\""
+    );
+    assert!(
+        refused.logs.is_empty(),
+        "the plugin ran: {:?}",
+        refused.logs
+    );
+    let taken = query(&harness, "read", json!({"n": 1}));
+    assert!(taken.is_ok());
+    assert_eq!(taken.logs.len(), 1);
 }
 
 /// A query is held to the run's deadline and memory limit, and a result
@@ -244,4 +267,38 @@ on_every_backend!(
     the_notifications_plugin_answers_get,
     a_query_that_writes_is_refused_and_changes_nothing,
     a_query_is_sandboxed_like_a_run,
+    a_query_input_is_checked_against_its_schema_first,
 );
+
+/// A query reads in a transaction of its own that takes no writer lock:
+/// on SQLite and PostgreSQL it answers while a run holds the store.
+fn a_query_answers_beside_a_writer(store: TestStore) {
+    let harness = store.harness();
+    run_ok(&harness, "create", create_config(&["db-1"]));
+    let writer = store.backend.begin().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let listed = answered(&harness, "list", json!({}));
+            sender
+                .send(listed["windows"].as_array().map_or(0, Vec::len))
+                .unwrap();
+        });
+        let answered = receiver.recv_timeout(Duration::from_secs(10));
+        // Let the query go either way before judging it.
+        drop(writer);
+        assert_eq!(answered, Ok(1), "the query waited for the writer");
+    });
+}
+
+#[test]
+fn sqlite_a_query_answers_beside_a_writer() {
+    a_query_answers_beside_a_writer(TestStore::sqlite());
+}
+
+#[test]
+fn postgres_a_query_answers_beside_a_writer() {
+    if let Some(store) = TestStore::postgres() {
+        a_query_answers_beside_a_writer(store);
+    }
+}

@@ -106,9 +106,13 @@ export class Session {
     return run;
   }
 
+  /** A query may not write, whatever it writes: refused before anything else is checked. */
+  private refuseInQuery(): void {
+    if (this.run?.phase === "query") throw { tag: "not-permitted", val: READ_ONLY };
+  }
+
   private storageForWrite(): RunState {
     const run = this.storage();
-    if (run.phase === "query") throw { tag: "not-permitted", val: READ_ONLY };
     if (run.openMutation === undefined) throw { tag: "not-permitted", val: "writes need an open entity mutation" };
     return run;
   }
@@ -124,6 +128,7 @@ export class Session {
   }
 
   private storageSet(key: string, value: Uint8Array): void {
+    this.refuseInQuery();
     this.checkKey(key);
     if (value.length > MAX_VALUE_BYTES) throw { tag: "value-too-large", val: BigInt(MAX_VALUE_BYTES) };
     // A copy: the view jco lifts may point into the guest's memory.
@@ -131,6 +136,7 @@ export class Session {
   }
 
   private storageDelete(key: string): boolean {
+    this.refuseInQuery();
     this.checkKey(key);
     return this.storageForWrite().txn.delete(spaces.plugin(this.catalog.id), key);
   }
@@ -165,12 +171,13 @@ export class Session {
       }
 
       static open(kind: string, id: string, options: { runId?: string; actor?: Actor }): Mutation {
+        // A query may not write, whatever it names: refused first.
+        if (session.run?.phase === "query") throw { tag: "not-permitted", val: `${READ_ONLY}: they cannot write entities` };
         if (!session.catalog.entityKinds.has(kind)) throw { tag: "unknown-kind", val: kind };
         const idProblem = entityIdProblem(id);
         if (idProblem !== undefined) throw { tag: "invalid-id", val: idProblem };
         const run = session.run;
         if (run === undefined) throw { tag: "not-permitted", val: "entities can only be written during a run" };
-        if (run.phase === "query") throw { tag: "not-permitted", val: `${READ_ONLY}: they cannot write entities` };
         if (run.phase !== "action") throw { tag: "not-permitted", val: "the deriver may not write entities" };
         if (run.openMutation !== undefined) throw { tag: "already-open", val: run.openMutation };
         if (options.runId !== undefined && options.runId !== run.runId) {

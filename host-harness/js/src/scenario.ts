@@ -95,11 +95,18 @@ const runStepShape = {
   },
 };
 
+/** What a query step may expect: only what an answer has. */
+const queryExpectation = {
+  type: "object",
+  additionalProperties: false,
+  properties: { ok: expectation.properties.ok, result: {}, error: expectation.properties.error },
+};
+
 const queryStepShape = {
   type: "object",
   additionalProperties: false,
   required: ["query"],
-  properties: { id: optional({ type: "string" }), query: { type: "string" }, input: {}, expect: optional(expectation) },
+  properties: { id: optional({ type: "string" }), query: { type: "string" }, input: {}, expect: optional(queryExpectation) },
 };
 
 const advanceStepShape = {

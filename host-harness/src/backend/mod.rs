@@ -85,9 +85,6 @@ pub trait Transaction: Send {
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
-/// The smallest byte string greater than every string starting with
-/// `prefix`, or `None` when there is none (the prefix is empty or all
-/// 0xFF bytes): the end of a prefix scan's key range.
 /// A transaction that refuses every write and every commit; dropping it
 /// rolls back whatever the one it wraps held.
 pub struct ReadOnly(pub Box<dyn Transaction>);
@@ -145,6 +142,9 @@ impl Transaction for ReadOnly {
     }
 }
 
+/// The smallest byte string greater than every string starting with
+/// `prefix`, or `None` when there is none (the prefix is empty or all
+/// 0xFF bytes): the end of a prefix scan's key range.
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
@@ -182,6 +182,39 @@ impl StoreSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_transaction_reads_and_refuses_every_write() {
+        let backend = MemoryBackend::new();
+        let mut txn = backend.begin().unwrap();
+        txn.set("s", "k", b"v").unwrap();
+        txn.commit().unwrap();
+        let mut read = backend.begin_read().unwrap();
+        assert_eq!(read.get("s", "k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(read.scan("s", "", None, 10).unwrap().len(), 1);
+        let refused = |result: anyhow::Result<()>| {
+            let message = format!("{:#}", result.expect_err("refused"));
+            assert!(message.contains("queries are read-only"), "{message}");
+        };
+        refused(read.set("s", "k", b"w"));
+        refused(read.delete("s", "k").map(drop));
+        let change = crate::records::ChangeRecord {
+            change_id: "c".into(),
+            plugin_id: "p".into(),
+            kind: "k".into(),
+            entity_id: "e".into(),
+            prev: None,
+            next: None,
+            changed_fields: Vec::new(),
+            actor: crate::records::Actor::system(),
+            run_id: None,
+            occurred_at: "2026-03-01T10:00:00.000Z".into(),
+        };
+        refused(read.append_change(&change));
+        refused(read.commit());
+        assert_eq!(backend.snapshot().unwrap().spaces["s"]["k"], b"v".to_vec());
+        assert!(backend.changes().unwrap().is_empty());
+    }
 
     #[test]
     fn prefix_ends_bound_every_extension() {

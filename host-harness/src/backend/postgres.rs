@@ -26,7 +26,7 @@ use anyhow::{Context as _, anyhow};
 use parking_lot::Mutex;
 use postgres::{Client, NoTls, Statement};
 
-use super::{Backend, Savepoint, StoreSnapshot, Transaction, prefix_end};
+use super::{Backend, ReadOnly, Savepoint, StoreSnapshot, Transaction, prefix_end};
 use crate::records::{ChangeRecord, EventRecord};
 
 /// The migrations, in order: each applied once, in a transaction, and
@@ -336,6 +336,27 @@ impl Backend for PostgresBackend {
             savepoints: 0,
             failed: None,
         }))
+    }
+
+    /// A `READ ONLY` transaction on one snapshot, without the writer
+    /// lock: a query neither waits for a run nor holds one up, and the
+    /// server itself refuses any write through it.
+    fn begin_read(&self) -> anyhow::Result<Box<dyn Transaction>> {
+        let (connection, ()) =
+            self.on_a_connection("cannot start a read transaction", |connection| {
+                connection.call(|session| {
+                    session
+                        .client
+                        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+                    Ok(())
+                })
+            })?;
+        Ok(Box::new(ReadOnly(Box::new(PostgresTransaction {
+            backend: self.clone(),
+            connection: Some(connection),
+            savepoints: 0,
+            failed: None,
+        }))))
     }
 
     fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>> {

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Backend, Savepoint, StoreSnapshot, Transaction, prefix_end};
+use super::{Backend, ReadOnly, Savepoint, StoreSnapshot, Transaction, prefix_end};
 use crate::records::{ChangeRecord, EventRecord};
 
 const SCHEMA: &str = "
@@ -190,6 +190,23 @@ impl Backend for SqliteBackend {
             connection: Some(connection),
             savepoints: 0,
         }))
+    }
+
+    /// A deferred transaction: in WAL mode it reads one snapshot and
+    /// takes no write lock, so a query neither waits for a run nor holds
+    /// one up.
+    fn begin_read(&self) -> anyhow::Result<Box<dyn Transaction>> {
+        let connection = self.take()?;
+        connection
+            .execute_batch("BEGIN DEFERRED")
+            .with_context(|| {
+                format!("cannot start a read transaction on {}", self.path.display())
+            })?;
+        Ok(Box::new(ReadOnly(Box::new(SqliteTransaction {
+            backend: self.clone(),
+            connection: Some(connection),
+            savepoints: 0,
+        }))))
     }
 
     fn changes(&self) -> anyhow::Result<Vec<ChangeRecord>> {

@@ -107,6 +107,17 @@ impl Session {
         run_id: Option<&str>,
         actor: Option<Actor>,
     ) -> Result<MutationState, EntityError> {
+        // A query may not write, whatever it names: refused first.
+        if self
+            .run
+            .as_ref()
+            .is_some_and(|run| run.phase == Phase::Query)
+        {
+            return Err(EntityError::NotPermitted(format!(
+                "{}: they cannot write entities",
+                contract_rules::READ_ONLY
+            )));
+        }
         if !self.catalog.entity_kinds.contains_key(kind) {
             return Err(EntityError::UnknownKind(kind.to_owned()));
         }
@@ -116,12 +127,6 @@ impl Session {
         let space = self.entity_space();
         let run = match self.run.as_mut() {
             Some(run) if run.phase == Phase::Action => run,
-            Some(run) if run.phase == Phase::Query => {
-                return Err(EntityError::NotPermitted(format!(
-                    "{}: they cannot write entities",
-                    contract_rules::READ_ONLY
-                )));
-            }
             Some(_) => {
                 return Err(EntityError::NotPermitted(
                     "the deriver may not write entities".into(),

@@ -33,9 +33,6 @@ impl Session {
     /// abandoned mutation's rollback).
     fn storage_for_write(&mut self) -> Result<(&mut RunState, String), StorageError> {
         let (run, space) = self.storage()?;
-        if run.phase == Phase::Query {
-            return Err(StorageError::NotPermitted(contract_rules::READ_ONLY.into()));
-        }
         if run.open_mutation.is_none() {
             return Err(StorageError::NotPermitted(
                 "writes need an open entity mutation".into(),
@@ -65,7 +62,19 @@ impl Session {
         run.txn.get(&space, key).map_err(unavailable)
     }
 
+    /// A query may not write, whatever it writes: refused before anything
+    /// else is checked.
+    fn refuse_in_query(&self) -> Result<(), StorageError> {
+        match &self.run {
+            Some(run) if run.phase == Phase::Query => {
+                Err(StorageError::NotPermitted(contract_rules::READ_ONLY.into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.refuse_in_query()?;
         check_key(key)?;
         if value.len() > MAX_VALUE_BYTES {
             return Err(StorageError::ValueTooLarge(MAX_VALUE_BYTES as u64));
@@ -75,6 +84,7 @@ impl Session {
     }
 
     pub(crate) fn storage_delete(&mut self, key: &str) -> Result<bool, StorageError> {
+        self.refuse_in_query()?;
         check_key(key)?;
         let (run, space) = self.storage_for_write()?;
         run.txn.delete(&space, key).map_err(unavailable)

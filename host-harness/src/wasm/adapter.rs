@@ -472,10 +472,13 @@ pub(crate) enum Exports {
 
 impl Pre {
     /// Links `component` against WASI and the adapter of `version`.
+    /// `named_version` is the version the component names (`0.3.1`): its
+    /// optional `queries` export is looked up under exactly that name.
     pub fn link(
         engine: &wasmtime::Engine,
         component: &Component,
         version: ContractVersion,
+        named_version: &str,
     ) -> anyhow::Result<Self> {
         use anyhow::{Context as _, anyhow};
         let mut linker = Linker::<HostState>::new(engine);
@@ -516,9 +519,10 @@ impl Pre {
                 .context(exports_missing)?,
                 // A missing `queries` export is a plugin without queries;
                 // one that exports it with other shapes does not link.
-                queries: match component
-                    .get_export_index(None, "checkstack:automation/queries@0.3.1")
-                {
+                queries: match component.get_export_index(
+                    None,
+                    format!("{}/queries@{named_version}", super::version::PACKAGE),
+                ) {
                     None => None,
                     Some(_) => Some(
                         bindings::v0_3::exports::checkstack::automation::queries::GuestIndices::new(

@@ -117,7 +117,7 @@ impl Plugin {
                 denied.join(", ")
             );
         }
-        let pre = Pre::link(engine, component, version)?;
+        let pre = Pre::link(engine, component, version, &named_version)?;
 
         // Reading the catalog runs the plugin's code too, under the default
         // limits: a plugin that loops or sleeps there is not loaded.

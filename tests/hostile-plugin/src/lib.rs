@@ -489,8 +489,14 @@ impl exports::checkstack::automation::queries::Guest for Hostile {
             // Tries every write a query could: storage set and delete, and
             // opening a mutation; answers with what each was told.
             query("write", r#"{"type":"object"}"#),
-            // Reads what the thing holds, to show a query sees commits.
-            query("read", r#"{"type":"object"}"#),
+            // Reads what the thing holds, to show a query sees commits; logs
+            // a line, and takes only `{"n": <integer>}`.
+            exports::checkstack::automation::queries::QueryDefinition {
+                input_schema:
+                    r#"{"type":"object","additionalProperties":false,"properties":{"n":{"type":"integer"}}}"#
+                        .into(),
+                ..query("read", r#"{"type":"object"}"#)
+            },
             query("loop", r#"{"type":"object"}"#),
             query("allocate", r#"{"type":"object"}"#),
             // Answers with a result its own schema refuses.
@@ -507,13 +513,15 @@ impl exports::checkstack::automation::queries::Guest for Hostile {
     ) -> Result<String, exports::checkstack::automation::queries::QueryError> {
         match query_id.as_str() {
             "write" => {
+                // The delete names an invalid key and the open an unknown
+                // kind: a query is refused before anything else is looked at.
                 let set = storage::set("thing/t1", b"written by a query");
-                let delete = storage::delete("thing/t1");
+                let delete = storage::delete("");
                 let options = MutationOptions {
                     run_id: None,
                     actor: None,
                 };
-                let open = Mutation::open("thing", "t1", &options).map(|_| ());
+                let open = Mutation::open("no_such_kind", "t1", &options).map(|_| ());
                 Ok(json_object_of_strings(&[
                     ("set", format!("{set:?}")),
                     ("delete", format!("{delete:?}")),
@@ -521,6 +529,10 @@ impl exports::checkstack::automation::queries::Guest for Hostile {
                 ]))
             }
             "read" => {
+                checkstack::automation::log::log(
+                    checkstack::automation::log::Level::Info,
+                    "read the thing",
+                );
                 let value = storage::get("thing/t1")
                     .ok()
                     .flatten()

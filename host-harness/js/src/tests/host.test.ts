@@ -187,6 +187,14 @@ test("a query that tries to write is refused every write, and the store keeps it
   assert.equal(snapshot(hostile), before);
   const read = await hostile.query({ query: "read", input: {} });
   assert.deepEqual(read.result, { thing: "written by well_behaved" });
+  assert.deepEqual(read.logs, [{ level: "info", message: "read the thing" }]);
+});
+
+test("a query's input is checked against its schema before the plugin runs", { timeout }, async () => {
+  const refused = await hostile.query({ query: "read", input: { n: "x", m: 1 } });
+  assert.equal(refused.ok, false);
+  assert.equal(refused.error?.message, 'invalid input: /m: is not a known field; /n: "x" is not of type "integer"');
+  assert.deepEqual(refused.logs, []);
 });
 
 test("a query is held to the deadline, and a result outside its schema is the host's error", { timeout }, async () => {
