@@ -4,7 +4,7 @@
 // and every check are the Rust host's (`host-harness/src/run/pipeline.rs`).
 
 import type { Catalog } from "./catalog.js";
-import { type RunState, Session } from "./engine.js";
+import { type Phase, type RunState, Session } from "./engine.js";
 import { MAX_DOCUMENT_BYTES } from "./limits.js";
 import { Secrets } from "./masking.js";
 import type { SeededRandom } from "./random.js";
@@ -64,6 +64,22 @@ export interface RunSetting {
   runId: string;
   nowMs: number;
   random: SeededRandom;
+}
+
+/** Opens the run's transaction and hands it to the session's imports. */
+function startRun(session: Session, store: Store, phase: Phase, setting: RunSetting): RunState {
+  const run: RunState = {
+    txn: store.begin(),
+    runId: setting.runId,
+    phase,
+    nowMs: setting.nowMs,
+    random: setting.random,
+    changes: [],
+    logs: [],
+    logBytes: 0,
+  };
+  session.run = run;
+  return run;
 }
 
 /** `plugin <id>@<version>, action <local-id>` (or `job`): what a run's errors start with. */
@@ -150,17 +166,7 @@ export function execute(
 ): Finished {
   const catalog = session.catalog;
   const qualifiedId = catalog.qualify(invocation.localId);
-  const run: RunState = {
-    txn: store.begin(),
-    runId: setting.runId,
-    phase: "action",
-    nowMs: setting.nowMs,
-    random: setting.random,
-    changes: [],
-    logs: [],
-    logBytes: 0,
-  };
-  session.run = run;
+  const run = startRun(session, store, "action", setting);
   try {
     let externalId: string | null = null;
     let artifact: unknown = null;
@@ -335,17 +341,7 @@ export function executeQuery(
   setting: RunSetting,
 ): { answer: QueryAnswer; logs: RunOutcome["logs"] } {
   const catalog = session.catalog;
-  const run: RunState = {
-    txn: store.begin(),
-    runId: "",
-    phase: "query",
-    nowMs: setting.nowMs,
-    random: setting.random,
-    changes: [],
-    logs: [],
-    logBytes: 0,
-  };
-  session.run = run;
+  const run = startRun(session, store, "query", { ...setting, runId: "" });
   try {
     if (queries === undefined) {
       const failure: QueryFailure = {

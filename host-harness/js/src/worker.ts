@@ -228,11 +228,7 @@ function run(message: RunMessage): void {
     reply({ type: "done", id: message.id, finished: refused });
     return;
   }
-  reply({ type: "started", id: message.id });
-  let instance: Instance | undefined;
-  try {
-    instance = plugin.instance(setup.instanceMode);
-    instance.startRun();
+  inInstance(plugin, catalog, message, invocation, (instance) => {
     const finished = execute(instance.session, instance.exports, store, invocation, {
       runId: message.runId,
       nowMs: message.nowMs,
@@ -240,9 +236,30 @@ function run(message: RunMessage): void {
     });
     if (finished.outcome.ok) store.apply(finished.writes);
     reply({ type: "done", id: message.id, finished });
+  });
+}
+
+/**
+ * Runs `body` in an instance (fresh, or the kept one), once the run is
+ * taken; a trap, a limit or a broken contract is reported as the host's
+ * error, and the instance is not kept.
+ */
+function inInstance(
+  plugin: LoadedPlugin,
+  catalog: Catalog,
+  message: RunMessage,
+  what: { kind: string; localId: string },
+  body: (instance: Instance) => void,
+): void {
+  reply({ type: "started", id: message.id });
+  let instance: Instance | undefined;
+  try {
+    instance = plugin.instance(setup.instanceMode);
+    instance.startRun();
+    body(instance);
   } catch (error) {
     plugin.discard();
-    reply({ type: "hostError", id: message.id, message: hostErrorMessage(describe(catalog, invocation), error, instance) });
+    reply({ type: "hostError", id: message.id, message: hostErrorMessage(describe(catalog, what), error, instance) });
   }
 }
 
@@ -253,21 +270,14 @@ function answer(plugin: LoadedPlugin, catalog: Catalog, message: RunMessage, que
     reply({ type: "answered", id: message.id, answer: refused, logs: [] });
     return;
   }
-  reply({ type: "started", id: message.id });
-  let instance: Instance | undefined;
-  try {
-    instance = plugin.instance(setup.instanceMode);
-    instance.startRun();
+  inInstance(plugin, catalog, message, query, (instance) => {
     const { answer, logs } = executeQuery(instance.session, instance.queries, store, query.localId, query.input, {
       runId: "",
       nowMs: message.nowMs,
       random: plugin.inputs.random,
     });
     reply({ type: "answered", id: message.id, answer, logs });
-  } catch (error) {
-    plugin.discard();
-    reply({ type: "hostError", id: message.id, message: hostErrorMessage(describe(catalog, query), error, instance) });
-  }
+  });
 }
 
 try {

@@ -53,6 +53,30 @@ pub(crate) struct RunState {
     pub log_bytes: usize,
 }
 
+impl RunState {
+    /// A run in `phase` over `txn` that has done nothing yet.
+    pub(crate) fn new(
+        txn: Box<dyn Transaction>,
+        run_id: String,
+        phase: Phase,
+        clock: Arc<dyn Clock>,
+        randomness: Arc<Randomness>,
+    ) -> Self {
+        Self {
+            txn,
+            run_id,
+            phase,
+            clock,
+            randomness,
+            open_mutation: None,
+            dropped_mutation: None,
+            changes: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+        }
+    }
+}
+
 /// The host side of a plugin's runs: its catalog and the run it is
 /// serving, if any.
 pub(crate) struct Session {

@@ -212,18 +212,13 @@ impl Pipeline<'_> {
             None
         };
         guest.start_deadline();
-        guest.session().run = Some(RunState {
+        guest.session().run = Some(RunState::new(
             txn,
-            run_id: run_id.clone(),
-            phase: Phase::Action,
-            clock: Arc::clone(self.clock),
-            randomness: Arc::clone(self.randomness),
-            open_mutation: None,
-            dropped_mutation: None,
-            changes: Vec::new(),
-            logs: Vec::new(),
-            log_bytes: 0,
-        });
+            run_id.clone(),
+            Phase::Action,
+            Arc::clone(self.clock),
+            Arc::clone(self.randomness),
+        ));
         let outcome = match self.run_claimed(
             guest,
             &invocation,
@@ -411,18 +406,13 @@ impl Pipeline<'_> {
             .with_context(context)?;
         let txn = self.backend.begin_read().with_context(context)?;
         guest.start_deadline();
-        guest.session().run = Some(RunState {
+        guest.session().run = Some(RunState::new(
             txn,
-            run_id: String::new(),
-            phase: Phase::Query,
-            clock: Arc::clone(self.clock),
-            randomness: Arc::clone(self.randomness),
-            open_mutation: None,
-            dropped_mutation: None,
-            changes: Vec::new(),
-            logs: Vec::new(),
-            log_bytes: 0,
-        });
+            String::new(),
+            Phase::Query,
+            Arc::clone(self.clock),
+            Arc::clone(self.randomness),
+        ));
         let answered = guest.query(local_id, &input_text);
         // Dropping the transaction rolls it back, whatever the guest did.
         let logs = guest
