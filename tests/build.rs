@@ -63,6 +63,12 @@ fn main() {
             "tests/contract-fixture",
         ),
         (
+            "CONTRACT_0_3_2_PLUGIN_WASM",
+            "contract-fixture",
+            &["v0_3_2"][..],
+            "tests/contract-fixture",
+        ),
+        (
             "CONTRACT_0_1_PLUGIN_WASM",
             "contract-fixture",
             &["v0_1"][..],

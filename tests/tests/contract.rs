@@ -14,6 +14,7 @@ use serde_json::json;
 const CONTRACT_0_2_WASM: &str = env!("CONTRACT_0_2_PLUGIN_WASM");
 const CONTRACT_0_1_WASM: &str = env!("CONTRACT_0_1_PLUGIN_WASM");
 const CONTRACT_0_3_0_WASM: &str = env!("CONTRACT_0_3_0_PLUGIN_WASM");
+const CONTRACT_0_3_2_WASM: &str = env!("CONTRACT_0_3_2_PLUGIN_WASM");
 
 fn legacy_on(store: &TestStore) -> Harness {
     let engine = automation_harness::default_engine().unwrap();
@@ -142,6 +143,32 @@ fn a_0_3_patch_release_is_served_as_0_3(store: TestStore) {
     assert_eq!(unknown.known, "(none)");
 }
 
+/// A later patch than the host's is served too, queries included: its
+/// `queries@0.3.2` export is found under the version it names.
+fn a_later_0_3_patch_answers_its_queries(store: TestStore) {
+    let engine = automation_harness::default_engine().unwrap();
+    let later = load(&engine, Path::new(CONTRACT_0_3_2_WASM));
+    assert_eq!(later.contract_version(), ContractVersion::V0_3);
+    assert_eq!(later.contract(), "checkstack:automation@0.3.2");
+    assert_eq!(
+        later.catalog().query_infos().next().unwrap().id,
+        "later.raw"
+    );
+    let harness = Harness::builder()
+        .backend(Arc::clone(&store.backend))
+        .fixed_clock(now())
+        .seed(0x1a7e)
+        .with_plugin(later);
+    run_ok(&harness, "put", json!({"key": "a", "v": "one"}));
+    let answer = harness
+        .query(automation_harness::QueryRequest::new(
+            "raw",
+            json!({"key": "a"}),
+        ))
+        .unwrap();
+    assert_eq!(answer.result.unwrap(), json!({"v": "one"}));
+}
+
 /// Two plugins declaring one local id: the local id is ambiguous and
 /// refused, each qualified id reaches its own plugin; and a 0.2 and a 0.3
 /// component run side by side in one host.
@@ -188,6 +215,7 @@ fn a_local_id_two_plugins_declare_must_be_qualified(store: TestStore) {
 }
 
 on_every_backend!(
+    a_later_0_3_patch_answers_its_queries,
     a_local_id_two_plugins_declare_must_be_qualified,
     a_0_3_patch_release_is_served_as_0_3,
     a_0_2_plugin_runs_as_it_always_did,

@@ -302,3 +302,42 @@ fn postgres_a_query_answers_beside_a_writer() {
         a_query_answers_beside_a_writer(store);
     }
 }
+
+/// With fuel metered, a query reports what it consumed and is stopped at
+/// the fuel limit like a run.
+#[test]
+fn a_query_is_metered_and_stopped_by_fuel() {
+    let engine = automation_harness::wasm::engine(automation_harness::EngineOptions {
+        fuel: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let limits = Limits {
+        fuel: Some(10_000_000),
+        ..Limits::default()
+    };
+    let maintenance = Harness::builder()
+        .fixed_clock(now())
+        .seed(1)
+        .limits(limits)
+        .with_plugin(load(&engine, Path::new(PLUGIN_WASM)));
+    run_ok(&maintenance, "create", create_config(&["db-1"]));
+    let listed = query(&maintenance, "list", json!({}));
+    assert!(listed.is_ok());
+    let fuel = listed.fuel_consumed.expect("fuel is metered");
+    assert!(fuel > 1_000, "{fuel}");
+    assert_eq!(listed.to_json()["fuel"], json!(fuel));
+
+    let hostile = Harness::builder()
+        .fixed_clock(now())
+        .limits(limits)
+        .with_plugin(load(&engine, Path::new(HOSTILE_WASM)));
+    let error = hostile
+        .query(QueryRequest::new("loop", json!({})))
+        .expect_err("stopped");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("query loop trapped: fuel limit of 10000000 reached"),
+        "{message}"
+    );
+}

@@ -5,7 +5,10 @@
 //! qualified trigger id (0.2 allowed it). With feature `v0_3_0` it is the
 //! same plugin (`patched`) built against 0.3.0 (`wit-0.3.0/`, the release
 //! before the current 0.3.1, frozen), which the host serves as 0.3.x: an
-//! older patch, without the `queries` export 0.3.1 added. With feature `v0_1` it
+//! older patch, without the `queries` export 0.3.1 added. With feature
+//! `v0_3_2` it is `later`, built against a later patch than the host's
+//! (`wit-0.3.2/`, the current contract with its version raised), with a
+//! query. With feature `v0_1` it
 //! is a plugin of the retired 0.1.0 contract. Only the host's tests use
 //! them.
 
@@ -16,11 +19,11 @@
 /// mutation), `write_without_mutation` (which reports the error storage
 /// gave), and a deriver firing `$derived_trigger`.
 macro_rules! small_plugin {
-    ($wit:literal, plugin_id: $plugin_id:literal, derived_trigger: $derived_trigger:literal) => {
+    ($wit:literal, world: $world:literal, plugin_id: $plugin_id:literal, derived_trigger: $derived_trigger:literal) => {
 
     wit_bindgen::generate!({
         path: $wit,
-        world: "automation-plugin",
+        world: $world,
     });
 
     use checkstack::automation::entity::{Mutation, MutationOptions};
@@ -150,6 +153,7 @@ macro_rules! small_plugin {
 mod v0_2 {
     small_plugin!(
         "../../wit/since_v0.2.0",
+        world: "automation-plugin",
         plugin_id: "legacy",
         derived_trigger: "legacy.stored"
     );
@@ -158,7 +162,52 @@ mod v0_2 {
 // The release before the current patch: same shapes, version 0.3.0.
 #[cfg(feature = "v0_3_0")]
 mod v0_3_0 {
-    small_plugin!("wit-0.3.0", plugin_id: "patched", derived_trigger: "stored");
+    small_plugin!(
+        "wit-0.3.0",
+        world: "automation-plugin",
+        plugin_id: "patched",
+        derived_trigger: "stored"
+    );
+}
+
+// A later patch than the host's, with queries: the host finds its
+// `queries@0.3.2` export and answers through it.
+#[cfg(feature = "v0_3_2")]
+mod v0_3_2 {
+    small_plugin!(
+        "wit-0.3.2",
+        world: "queryable-plugin",
+        plugin_id: "later",
+        derived_trigger: "stored"
+    );
+
+    use exports::checkstack::automation::queries::{Guest as Queries, QueryDefinition, QueryError};
+
+    const RAW_INPUT_SCHEMA: &str = r#"{"type":"object","properties":{"key":{"type":"string","minLength":1}},"required":["key"],"additionalProperties":false}"#;
+
+    impl Queries for Legacy {
+        fn definitions() -> Vec<QueryDefinition> {
+            vec![QueryDefinition {
+                id: "raw".into(),
+                display_name: "Raw".into(),
+                description: "what `put` stored for a key".into(),
+                input_schema: RAW_INPUT_SCHEMA.into(),
+                result_schema: ITEM_SCHEMA.into(),
+            }]
+        }
+
+        fn run_query(query_id: String, input: String) -> Result<String, QueryError> {
+            if query_id != "raw" {
+                return Err(QueryError::NotFound(format!("no query {query_id}")));
+            }
+            let key =
+                config_field(&input, "key").map_err(|_| QueryError::Internal("no key".into()))?;
+            let stored = storage::get(&format!("raw/{key}"))
+                .map_err(|error| QueryError::Internal(format!("{error:?}")))?
+                .ok_or_else(|| QueryError::NotFound(format!("nothing stored at {key}")))?;
+            Ok(format!(r#"{{"v":"{}"}}"#, String::from_utf8_lossy(&stored)))
+        }
+    }
 }
 
 #[cfg(feature = "v0_1")]
