@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 const HOSTILE_WASM: &str = env!("HOSTILE_PLUGIN_WASM");
 const FILESYSTEM_WASM: &str = env!("FILESYSTEM_PLUGIN_WASM");
+const SLEEPY_DEFINITIONS_WASM: &str = env!("SLEEPY_DEFINITIONS_PLUGIN_WASM");
 
 /// Longer than any one scenario or suite takes, on a loaded machine.
 const NODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -337,7 +338,8 @@ fn the_node_hosts_own_suite_passes_on_the_workspaces_components() {
     suite
         .env("HOSTILE_PLUGIN_WASM", HOSTILE_WASM)
         .env("MAINTENANCE_PLUGIN_WASM", PLUGIN_WASM)
-        .env("FILESYSTEM_PLUGIN_WASM", FILESYSTEM_WASM);
+        .env("FILESYSTEM_PLUGIN_WASM", FILESYSTEM_WASM)
+        .env("SLEEPY_DEFINITIONS_PLUGIN_WASM", SLEEPY_DEFINITIONS_WASM);
     let output = output_within(suite, NODE_TIMEOUT);
     succeeded("the Node host's suite", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -366,22 +366,36 @@ export class NodeHost {
       stderr: true,
     });
     const catalogs = await new Promise<CatalogSummary[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (message: string) => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
         void worker.terminate();
-        reject(new UsageError(`loading the plugins took longer than ${this.loadDeadlineMs} ms`));
-      }, this.loadDeadlineMs);
-      worker.once("message", (reply: WorkerReply) => {
+        reject(new UsageError(message));
+      };
+      const arm = (ms: number, message: string) => {
         clearTimeout(timer);
-        if (reply.type === "ready") resolve(reply.catalogs);
-        else {
-          void worker.terminate();
-          reject(new UsageError(reply.type === "loadError" ? reply.message : `unexpected ${reply.type} from the worker`));
+        timer = setTimeout(() => fail(message), ms);
+      };
+      // Compiling and importing the components gets the load deadline;
+      // each plugin's `definitions()` runs its code, so it gets a run's.
+      arm(this.loadDeadlineMs, `loading the plugins took longer than ${this.loadDeadlineMs} ms`);
+      const onMessage = (reply: WorkerReply) => {
+        if (reply.type === "defining") {
+          arm(
+            this.limits.deadlineMs,
+            `cannot load plugin ${reply.component}: the plugin's definitions() trapped: deadline of ${this.limits.deadlineMs} ms exceeded`,
+          );
+        } else if (reply.type === "ready") {
+          clearTimeout(timer);
+          worker.off("message", onMessage);
+          resolve(reply.catalogs);
+        } else {
+          fail(reply.type === "loadError" ? reply.message : `unexpected ${reply.type} from the worker`);
         }
-      });
-      worker.once("error", (error) => {
-        clearTimeout(timer);
-        reject(new UsageError(`the plugins could not load: ${error.message}`));
-      });
+      };
+      worker.on("message", onMessage);
+      worker.once("error", (error) => fail(`the plugins could not load: ${error.message}`));
     });
     this.catalogs = catalogs;
     this.worker = worker;

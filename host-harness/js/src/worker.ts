@@ -57,6 +57,7 @@ export interface QueryInvocation {
 }
 
 export type WorkerReply =
+  | { type: "defining"; component: string }
   | { type: "answered"; id: number; answer: import("./records.js").QueryAnswer; logs: import("./records.js").LogLine[] }
   | { type: "ready"; catalogs: ReturnType<Catalog["summary"]>[] }
   | { type: "loadError"; message: string }
@@ -198,11 +199,12 @@ async function load(component: Transpiled): Promise<LoadedPlugin> {
   const probe = plugin.instance("fresh");
   let definition: PluginDefinition;
   let queries: QueryDefinition[];
+  reply({ type: "defining", component: component.component });
   try {
     definition = probe.exports.definitions() as PluginDefinition;
     queries = (probe.queries?.definitions() ?? []) as QueryDefinition[];
   } catch (error) {
-    throw new Error(`${component.component}: definitions() trapped: ${trapReport(error, probe)}`);
+    throw new Error(`cannot load plugin ${component.component}: the plugin's definitions() trapped: ${trapReport(error, probe)}`);
   }
   try {
     plugin.catalog = Catalog.fromDefinition(definition, queries);

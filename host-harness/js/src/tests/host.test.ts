@@ -16,6 +16,7 @@ const components = join(import.meta.dirname, "..", "..", "..", "..", "target", "
 const HOSTILE = process.env.HOSTILE_PLUGIN_WASM ?? join(components, "hostile_plugin.wasm");
 const MAINTENANCE = process.env.MAINTENANCE_PLUGIN_WASM ?? join(components, "maintenance_plugin.wasm");
 const FILESYSTEM = process.env.FILESYSTEM_PLUGIN_WASM ?? join(components, "hostile_plugin+filesystem.wasm");
+const SLEEPY = process.env.SLEEPY_DEFINITIONS_PLUGIN_WASM ?? join(components, "hostile_plugin+sleep-in-definitions.wasm");
 // A limit that never fires would hang the suite: each test fails instead.
 const timeout = 60_000;
 // One memory limit for the whole process: V8 caps wasm memory per process.
@@ -233,4 +234,14 @@ test("plugins that cannot load are refused, and leave no worker behind", { timeo
     NodeHost.start([FILESYSTEM], { limits }),
     /imports capabilities the host never grants: wasi:filesystem\//,
   );
+});
+
+test("a plugin that sleeps while declaring itself is not loaded, after a run's deadline", { timeout }, async () => {
+  const started = performance.now();
+  await assert.rejects(
+    NodeHost.start([SLEEPY], { limits }),
+    /cannot load plugin .*sleep-in-definitions\.wasm: the plugin's definitions\(\) trapped: deadline of 400 ms exceeded/,
+  );
+  // The deadline, not the 30 s load allowance.
+  assert.ok(performance.now() - started < 10_000);
 });
