@@ -376,10 +376,9 @@ impl Harness {
         let local_id = catalog
             .local_id(&request.query)
             .filter(|local| catalog.queries.contains_key(*local))
-            .ok_or_else(|| UnknownQuery {
-                plugin: catalog.label(),
-                query: request.query.clone(),
-                known: known_queries(catalog),
+            .ok_or_else(|| {
+                let known: Vec<&str> = catalog.query_infos().map(|info| info.id.as_str()).collect();
+                UnknownQuery::new(catalog.label(), &request.query, known.join(", "))
             })?;
         let started = std::time::Instant::now();
         let mut guest = self.guest(|| format!("plugin {}, query {local_id}", catalog.label()))?;
@@ -397,16 +396,5 @@ impl Harness {
         let guest = WasmGuest::new(&self.plugin, self.limits, &self.clock, &self.randomness)
             .with_context(|| format!("plugin {}: instantiation failed", self.catalog().label()))?;
         Ok(PluginInstance::new(guest))
-    }
-}
-
-/// The qualified ids of the queries `catalog` answers, comma-separated;
-/// `(none)` when it answers none.
-fn known_queries(catalog: &Catalog) -> String {
-    let known: Vec<String> = catalog.query_infos().map(|info| info.id.clone()).collect();
-    if known.is_empty() {
-        "(none)".into()
-    } else {
-        known.join(", ")
     }
 }

@@ -148,15 +148,7 @@ impl PluginHost {
     /// The harness that answers query `id`, resolved as actions are.
     fn route_query(&self, id: &str) -> Result<&Harness, UnknownQuery> {
         self.route(id, |catalog| catalog.queries.keys().cloned().collect())
-            .map_err(|(plugin, known)| UnknownQuery {
-                plugin,
-                query: id.to_owned(),
-                known: if known.is_empty() {
-                    "(none)".into()
-                } else {
-                    known
-                },
-            })
+            .map_err(|(plugin, known)| UnknownQuery::new(plugin, id, known))
     }
 
     /// The harness whose plugin declares `id` among its `declared` local

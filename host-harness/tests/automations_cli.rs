@@ -28,16 +28,21 @@ fn cli(args: &[&str]) -> Output {
     harness().args(args).output().expect("the binary runs")
 }
 
-/// What `dispatch --json` did on `store`.
-fn dispatch_json(store: &str, automations: &str) -> Value {
-    stdout_json(&cli(&[
+/// `dispatch --json` on `store`, run to its end.
+fn dispatch(store: &str, automations: &str) -> Output {
+    cli(&[
         "dispatch",
         "--automations",
         automations,
         "--store",
         store,
         "--json",
-    ]))
+    ])
+}
+
+/// What `dispatch --json` did on `store`.
+fn dispatch_json(store: &str, automations: &str) -> Value {
+    stdout_json(&dispatch(store, automations))
 }
 
 /// Writes `{"automations": automations}` to a file in `dir`.
@@ -246,14 +251,7 @@ fn dispatch_drains_what_batch_recorded() {
         .map(|run| &run["status"])
         .collect();
     assert_eq!(statuses, [&json!("pending"); 3]);
-    let dispatched = cli(&[
-        "dispatch",
-        "--automations",
-        &automations,
-        "--store",
-        store,
-        "--json",
-    ]);
+    let dispatched = dispatch(store, &automations);
     assert!(dispatched.status.success());
     let dispatched = stdout_json(&dispatched);
     assert_eq!(dispatched["ok"], true);
@@ -465,14 +463,7 @@ fn serve_killed_at_any_point(store: &str, dir: &Path) {
             .unwrap();
         assert!(!output.status.success(), "the crash happened");
     }
-    let finished = cli(&[
-        "dispatch",
-        "--automations",
-        &automations,
-        "--store",
-        store,
-        "--json",
-    ]);
+    let finished = dispatch(store, &automations);
     assert_eq!(stdout_json(&finished)["ok"], true);
     check_each_event_ran_once(store, rounds * per_round + 3);
 }
@@ -519,14 +510,7 @@ fn dispatchers_in_several_processes(store: &str, dir: &Path) {
     // Each run was moved by one dispatcher or, when they took turns at
     // its two steps, by two.
     assert!(moved >= windows, "{moved}");
-    let left = cli(&[
-        "dispatch",
-        "--automations",
-        &automations,
-        "--store",
-        store,
-        "--json",
-    ]);
+    let left = dispatch(store, &automations);
     assert_eq!(
         stdout_json(&left)["automationRuns"],
         json!([]),

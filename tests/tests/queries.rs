@@ -28,6 +28,14 @@ fn answered(harness: &Harness, id: &str, input: Value) -> Value {
         .unwrap_or_else(|failure| panic!("query {id} answered nothing: {}", failure.message()))
 }
 
+/// The host's error for a query it stopped or refused, chain and all.
+fn host_error(harness: &Harness, id: &str) -> String {
+    let error = harness
+        .query(QueryRequest::new(id, json!({})))
+        .expect_err("the host stops or refuses it");
+    format!("{error:#}")
+}
+
 fn hostile_on(store: &TestStore, deadline: Duration) -> Harness {
     let engine = automation_harness::default_engine().unwrap();
     Harness::builder()
@@ -229,25 +237,16 @@ fn a_query_is_sandboxed_like_a_run(store: TestStore) {
     let harness = hostile_on(&store, Duration::from_millis(300));
     run_ok(&harness, "well_behaved", json!({}));
     let before = store.backend.snapshot().unwrap();
-    let error = harness
-        .query(QueryRequest::new("loop", json!({})))
-        .expect_err("stopped");
-    let message = format!("{error:#}");
+    let message = host_error(&harness, "loop");
     assert!(message.starts_with("plugin hostile@"), "{message}");
     assert!(message.contains("query loop trapped"), "{message}");
     assert!(message.contains("deadline of 300 ms exceeded"), "{message}");
-    let error = harness
-        .query(QueryRequest::new("allocate", json!({})))
-        .expect_err("stopped");
-    let message = format!("{error:#}");
+    let message = host_error(&harness, "allocate");
     assert!(
         message.contains("query allocate trapped: memory limit of 64 MiB reached"),
         "{message}"
     );
-    let error = harness
-        .query(QueryRequest::new("bad_result", json!({})))
-        .expect_err("refused");
-    let message = format!("{error:#}");
+    let message = host_error(&harness, "bad_result");
     assert!(
         message.contains("query bad_result: returned a result that breaks its schema: /n"),
         "{message}"
@@ -332,10 +331,7 @@ fn a_query_is_metered_and_stopped_by_fuel() {
         .fixed_clock(now())
         .limits(limits)
         .with_plugin(load(&engine, Path::new(HOSTILE_WASM)));
-    let error = hostile
-        .query(QueryRequest::new("loop", json!({})))
-        .expect_err("stopped");
-    let message = format!("{error:#}");
+    let message = host_error(&hostile, "loop");
     assert!(
         message.contains("query loop trapped: fuel limit of 10000000 reached"),
         "{message}"

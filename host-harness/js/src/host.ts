@@ -177,15 +177,7 @@ export class NodeHost {
   }
 
   private async answer(plugin: number, localId: string, input: unknown): Promise<QueryAnswer & { logs: LogLine[] }> {
-    const reply = await this.send({
-      id: this.nextMessage++,
-      plugin,
-      invocation: { kind: "query", localId, input },
-      runId: "",
-      nowMs: this.now(),
-      fixedClock: this.clockMs !== undefined,
-      seed: this.random.nextU64().toString(),
-    });
+    const reply = await this.send(plugin, { kind: "query", localId, input }, "");
     if (reply.type !== "answered") throw new HostRunError(`the worker answered a query with ${reply.type}`);
     return { ...reply.answer, logs: reply.logs };
   }
@@ -270,15 +262,7 @@ export class NodeHost {
 
   private async execute(plugin: number, invocation: Invocation, runId: string): Promise<RunOutcome> {
     const started = performance.now();
-    const reply = await this.send({
-      id: this.nextMessage++,
-      plugin,
-      invocation,
-      runId,
-      nowMs: this.now(),
-      fixedClock: this.clockMs !== undefined,
-      seed: this.random.nextU64().toString(),
-    });
+    const reply = await this.send(plugin, invocation, runId);
     if (reply.type !== "done") throw new HostRunError(`the worker answered a run with ${reply.type}`);
     const finished = reply.finished;
     if (finished.outcome.ok) {
@@ -289,8 +273,21 @@ export class NodeHost {
     return { ...finished.outcome, wallTimeMs: performance.now() - started };
   }
 
-  /** Sends one run to the worker and waits for it, killing the worker at the deadline. */
-  private async send(message: RunMessage): Promise<FinalReply> {
+  /**
+   * Sends one run (or query) to the worker, at the host clock's instant and
+   * with a seed of its own, and waits for it, killing the worker at the
+   * deadline.
+   */
+  private async send(plugin: number, invocation: RunMessage["invocation"], runId: string): Promise<FinalReply> {
+    const message: RunMessage = {
+      id: this.nextMessage++,
+      plugin,
+      invocation,
+      runId,
+      nowMs: this.now(),
+      fixedClock: this.clockMs !== undefined,
+      seed: this.random.nextU64().toString(),
+    };
     const worker = await this.ensureWorker();
     const what = `plugin ${this.catalogs[message.plugin].id}@${this.catalogs[message.plugin].version}, ${message.invocation.kind} ${message.invocation.localId}`;
     return new Promise<FinalReply>((resolve, reject) => {

@@ -128,12 +128,17 @@ const failureKinds: Record<string, FailureKind> = {
   internal: "internal",
 };
 
+/** The variant a guest's `result` error carried (jco throws it as `payload`); `undefined` for a trap. */
+function errorPayload(error: unknown): { tag: string; val: unknown } | undefined {
+  if (error === null || typeof error !== "object" || !Object.hasOwn(error, "payload")) return undefined;
+  return (error as { payload: { tag: string; val: unknown } }).payload;
+}
+
 /** A domain failure the plugin returned, or `undefined` when `error` is a trap. */
 function domainFailure(error: unknown): ActionFailure | undefined {
-  if (error === null || typeof error !== "object" || !Object.hasOwn(error, "payload")) return undefined;
-  const payload = (error as { payload: { tag: string; val: unknown } }).payload;
-  const kind = failureKinds[payload.tag];
-  if (kind === undefined) return undefined;
+  const payload = errorPayload(error);
+  const kind = failureKinds[payload?.tag ?? ""];
+  if (payload === undefined || kind === undefined) return undefined;
   if (kind === "invalid_config") return invalidConfig(sortProblems([...(payload.val as Problem[])]));
   return { kind, message: String(payload.val), problems: [] };
 }
@@ -327,6 +332,15 @@ const queryFailureKinds: Record<string, QueryFailure["kind"]> = {
   internal: "internal",
 };
 
+/** The query failure the plugin returned, or `undefined` when `error` is a trap. */
+function queryFailure(error: unknown): QueryFailure | undefined {
+  const payload = errorPayload(error);
+  const kind = queryFailureKinds[payload?.tag ?? ""];
+  if (payload === undefined || kind === undefined) return undefined;
+  if (kind === "invalid_input") return invalidInput(sortProblems([...(payload.val as Problem[])]));
+  return { kind, message: String(payload.val), problems: [] };
+}
+
 /**
  * Answers query `localId` for `input` in a transaction that is never
  * applied: reads see the store, writes are refused, nothing is kept. A
@@ -355,14 +369,8 @@ export function executeQuery(
     try {
       text = queries.runQuery(localId, JSON.stringify(input));
     } catch (error) {
-      if (error === null || typeof error !== "object" || !Object.hasOwn(error, "payload")) throw error;
-      const payload = (error as { payload: { tag: string; val: unknown } }).payload;
-      const kind = queryFailureKinds[payload.tag];
-      if (kind === undefined) throw error;
-      const failure =
-        kind === "invalid_input"
-          ? invalidInput(sortProblems([...(payload.val as Problem[])]))
-          : { kind, message: String(payload.val), problems: [] };
+      const failure = queryFailure(error);
+      if (failure === undefined) throw error;
       return { answer: { ok: false, result: null, error: failure }, logs: run.logs };
     }
     const result = parseDocument(text, "returned a result");

@@ -362,6 +362,22 @@ pub struct UnknownQuery {
     pub known: String,
 }
 
+impl UnknownQuery {
+    /// `query` is not among `known`, the qualified ids of the queries the
+    /// plugins answer, comma-separated and empty when they answer none.
+    pub(crate) fn new(plugin: String, query: &str, known: String) -> Self {
+        Self {
+            plugin,
+            query: query.to_owned(),
+            known: if known.is_empty() {
+                "(none)".into()
+            } else {
+                known
+            },
+        }
+    }
+}
+
 impl RunOutcome {
     /// The outcome as one JSON object: `ok`, `runId`, `action`,
     /// `externalId`, `artifact`, `error` (`kind`, `message`, `problems`),
